@@ -1,0 +1,280 @@
+"""Component registry over entry points (pyiqa-style names, torchattacks-style one class each).
+
+Packages declare components as entry points::
+
+    [project.entry-points."iqa.attacks"]
+    ifgsm = "iqa_attacks.ifgsm:IFGSM"
+
+The object behind an entry point is a factory (usually the class). It may define
+
+* ``presets: dict[str, dict[str, Any]]`` - named parameter sets, ordered weak to strong;
+* ``default_preset: str`` - the preset used when none is asked for (the paper's default).
+
+``create(kind, name, preset=None, **params)`` builds a component: the preset's parameters
+(``default_preset`` when ``preset`` is None), overridden by ``params``. Entry points are read
+lazily: listing names imports nothing of the plugins.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as md
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalogue import KNOWN_COMPONENTS
+
+GROUPS: dict[str, str] = {
+    "metric": "iqa.metrics",
+    "attack": "iqa.attacks",
+    "defence": "iqa.defences",
+    "denoiser": "iqa.denoisers",
+    "certifier": "iqa.certifiers",
+}
+KINDS: tuple[str, ...] = tuple(GROUPS)
+
+
+class ComponentNotFoundError(LookupError):
+    """No installed component of that kind and name."""
+
+
+class PresetNotFoundError(KeyError):
+    """The component has no preset of that name."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass
+class _Entry:
+    name: str
+    kind: str
+    source: str  # "dist==version" or "<runtime>"
+    target: str  # "module:attr" for display
+    loader: Callable[[], Any]
+    _factory: Any = field(default=None, repr=False)
+
+    def load(self) -> Any:
+        if self._factory is None:
+            self._factory = self.loader()
+        return self._factory
+
+
+@dataclass(frozen=True)
+class ComponentInfo:
+    """What the registry knows of one component."""
+
+    kind: str
+    name: str
+    source: str
+    target: str
+    presets: dict[str, dict[str, Any]]
+    default_preset: str | None
+    summary: str
+
+
+def normalise_name(name: str) -> str:
+    """Registry names are case-insensitive; ``_`` and ``-`` are the same."""
+    return name.strip().lower().replace("_", "-")
+
+
+def _is_installed(distribution: str) -> bool:
+    try:
+        md.distribution(distribution)
+    except md.PackageNotFoundError:
+        return False
+    return True
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in GROUPS:
+        close = difflib.get_close_matches(kind, KINDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown component kind {kind!r}: use one of {', '.join(KINDS)}{hint}")
+    return kind
+
+
+class Registry:
+    """Entry-point registry plus in-process registrations (tests, notebooks, plugins in development)."""
+
+    def __init__(self) -> None:
+        self._runtime: dict[str, dict[str, _Entry]] = {k: {} for k in KINDS}
+        self._entry_points: dict[str, dict[str, list[_Entry]]] | None = None
+
+    # -------------------------------------------------------------- discovery
+    def _discovered(self) -> dict[str, dict[str, list[_Entry]]]:
+        if self._entry_points is None:
+            found: dict[str, dict[str, list[_Entry]]] = {k: {} for k in KINDS}
+            for kind, group in GROUPS.items():
+                for ep in md.entry_points(group=group):
+                    dist = getattr(ep, "dist", None)
+                    source = f"{dist.name}=={dist.version}" if dist is not None else "<unknown>"
+                    entry = _Entry(normalise_name(ep.name), kind, source, ep.value, ep.load)
+                    bucket = found[kind].setdefault(entry.name, [])
+                    if not any(e.target == entry.target for e in bucket):
+                        bucket.append(entry)
+            self._entry_points = found
+        return self._entry_points
+
+    def refresh(self) -> None:
+        """Forget cached entry points (after installing a plugin in a running process)."""
+        self._entry_points = None
+
+    def _entry(self, kind: str, name: str) -> _Entry:
+        kind = _check_kind(kind)
+        key = normalise_name(name)
+        if key in self._runtime[kind]:
+            return self._runtime[kind][key]
+        entries = self._discovered()[kind].get(key, [])
+        if len(entries) > 1:
+            sources = ", ".join(f"{e.target} ({e.source})" for e in entries)
+            raise ComponentNotFoundError(
+                f"{kind} {name!r} is registered by several packages: {sources}; uninstall one of them"
+            )
+        if entries:
+            return entries[0]
+        raise ComponentNotFoundError(self._not_found_message(kind, key))
+
+    def _not_found_message(self, kind: str, key: str) -> str:
+        names = self.available(kind)
+        provider = KNOWN_COMPONENTS.get(kind, {}).get(key)
+        if provider is not None:
+            if _is_installed(provider):
+                return (
+                    f"{kind} {key!r} belongs to {provider}, but the installed version does not provide it; "
+                    f"upgrade with `pip install -U {provider}`"
+                )
+            return f"{kind} {key!r} is provided by the package {provider}, which is not installed: `pip install {provider}`"
+        msg = f"no {kind} named {key!r}"
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+        known_close = difflib.get_close_matches(key, list(KNOWN_COMPONENTS.get(kind, {})), n=3, cutoff=0.5)
+        if close:
+            msg += f"; did you mean {', '.join(repr(c) for c in close)}?"
+        elif known_close:
+            msg += f"; did you mean {', '.join(repr(c) for c in known_close)} (from {KNOWN_COMPONENTS[kind][known_close[0]]})?"
+        msg += f" Installed {kind}s: {', '.join(names) if names else 'none'}"
+        return msg
+
+    # -------------------------------------------------------------- public API
+    def register(
+        self,
+        kind: str,
+        name: str,
+        factory: Callable[..., Any],
+        *,
+        presets: Mapping[str, Mapping[str, Any]] | None = None,
+        default_preset: str | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Register ``factory`` under ``name`` in this process (entry points need no call)."""
+        kind = _check_kind(kind)
+        key = normalise_name(name)
+        if not replace and (key in self._runtime[kind] or key in self._discovered()[kind]):
+            raise ValueError(f"{kind} {key!r} is already registered; pass replace=True to override it")
+        target = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', repr(factory))}"
+        entry = _Entry(key, kind, "<runtime>", target, lambda: factory, factory)
+        if presets is not None or default_preset is not None:
+            entry._factory = _WithPresets(factory, presets or {}, default_preset)
+        self._runtime[kind][key] = entry
+
+    def unregister(self, kind: str, name: str) -> None:
+        """Remove an in-process registration."""
+        self._runtime[_check_kind(kind)].pop(normalise_name(name), None)
+
+    def available(self, kind: str) -> list[str]:
+        """Sorted names of the installed components of ``kind``."""
+        kind = _check_kind(kind)
+        return sorted(set(self._discovered()[kind]) | set(self._runtime[kind]))
+
+    def factory(self, kind: str, name: str) -> Any:
+        """The object behind the name (imports the providing module)."""
+        return self._entry(kind, name).load()
+
+    def presets(self, kind: str, name: str) -> dict[str, dict[str, Any]]:
+        """Named parameter sets of the component, in their declared (weak -> strong) order."""
+        return {k: dict(v) for k, v in (getattr(self.factory(kind, name), "presets", None) or {}).items()}
+
+    def default_preset(self, kind: str, name: str) -> str | None:
+        return getattr(self.factory(kind, name), "default_preset", None)
+
+    def describe(self, kind: str, name: str) -> ComponentInfo:
+        entry = self._entry(kind, name)
+        factory = entry.load()
+        doc = (getattr(factory, "__doc__", None) or "").strip().splitlines()
+        return ComponentInfo(
+            kind=kind,
+            name=entry.name,
+            source=entry.source,
+            target=entry.target,
+            presets=self.presets(kind, name),
+            default_preset=self.default_preset(kind, name),
+            summary=doc[0] if doc else "",
+        )
+
+    def resolve_params(self, kind: str, name: str, preset: str | None = None, **params: Any) -> dict[str, Any]:
+        """The keyword arguments ``create`` would pass: preset values overridden by ``params``."""
+        table = self.presets(kind, name)
+        chosen = preset if preset is not None else self.default_preset(kind, name)
+        merged: dict[str, Any] = {}
+        if chosen is not None:
+            if chosen not in table:
+                options = ", ".join(table) if table else "none"
+                raise PresetNotFoundError(f"{kind} {name!r} has no preset {chosen!r}; its presets: {options}")
+            merged.update(table[chosen])
+        merged.update(params)
+        return merged
+
+    def create(self, kind: str, name: str, preset: str | None = None, **params: Any) -> Any:
+        """Build the component ``name`` of ``kind`` with ``preset`` and ``params``."""
+        factory = self.factory(kind, name)
+        kwargs = self.resolve_params(kind, name, preset, **params)
+        call = factory.factory if isinstance(factory, _WithPresets) else factory
+        try:
+            return call(**kwargs)
+        except TypeError as error:
+            raise TypeError(f"cannot create {kind} {name!r} with parameters {sorted(kwargs)}: {error}") from error
+
+
+class _WithPresets:
+    """Attach presets to a factory registered at runtime without touching the factory."""
+
+    def __init__(self, factory: Callable[..., Any], presets: Mapping[str, Mapping[str, Any]], default: str | None):
+        self.factory = factory
+        self.presets = {k: dict(v) for k, v in presets.items()}
+        self.default_preset = default
+        self.__doc__ = getattr(factory, "__doc__", None)
+
+
+REGISTRY = Registry()
+available = REGISTRY.available
+create = REGISTRY.create
+presets = REGISTRY.presets
+default_preset = REGISTRY.default_preset
+describe = REGISTRY.describe
+register = REGISTRY.register
+unregister = REGISTRY.unregister
+factory = REGISTRY.factory
+resolve_params = REGISTRY.resolve_params
+refresh = REGISTRY.refresh
+
+__all__ = [
+    "GROUPS",
+    "KINDS",
+    "REGISTRY",
+    "ComponentInfo",
+    "ComponentNotFoundError",
+    "PresetNotFoundError",
+    "Registry",
+    "available",
+    "create",
+    "default_preset",
+    "describe",
+    "factory",
+    "normalise_name",
+    "presets",
+    "refresh",
+    "register",
+    "resolve_params",
+    "unregister",
+]

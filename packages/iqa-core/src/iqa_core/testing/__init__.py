@@ -1,0 +1,29 @@
+"""Test kit: toy components that follow the contracts and conformance checks for real ones."""
+
+from .conformance import check_attack, check_certifier, check_defence, check_denoiser, check_metric
+from .toys import (
+    ToyBlurDefence,
+    ToyDenoiser,
+    ToyLinearMetric,
+    ToyMetric,
+    ToyNoiseDefence,
+    ToyQuantizeDefence,
+    ToySignAttack,
+    toy_images,
+)
+
+__all__ = [
+    "ToyBlurDefence",
+    "ToyDenoiser",
+    "ToyLinearMetric",
+    "ToyMetric",
+    "ToyNoiseDefence",
+    "ToyQuantizeDefence",
+    "ToySignAttack",
+    "check_attack",
+    "check_certifier",
+    "check_defence",
+    "check_denoiser",
+    "check_metric",
+    "toy_images",
+]
