@@ -3,7 +3,7 @@
 Tensor contract: images are ``(N, 3, H, W)`` float32 RGB in ``[0, 1]``; scores are ``(N,)``.
 """
 
-from . import measures, registry
+from . import measures, registry, weights
 from .defended import DefendedMetric, defended, purify_for_gradients
 from .protocols import Attack, Certifier, Defence, Denoiser, FullReferenceMetric, Metric, TrainableAttack
 from .registry import ComponentNotFoundError, PresetNotFoundError, available, create, presets
@@ -39,6 +39,7 @@ __all__ = [
     "presets",
     "purify_for_gradients",
     "registry",
+    "weights",
     "resolve_device",
     "__version__",
 ]

@@ -1,0 +1,1 @@
+"""iqa_certify."""

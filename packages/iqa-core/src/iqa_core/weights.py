@@ -1,0 +1,166 @@
+"""One weight manager for every package: URL + sha256 + cache + local path, atomic downloads.
+
+* Cache: ``$IQA_HOME/weights`` if set, else ``$TORCH_HOME/iqa/weights``, else
+  ``~/.cache/torch/iqa/weights``.
+* ``fetch(spec)`` returns a verified local file: the user's ``path`` if given, the cached copy if
+  its sha256 matches, else a fresh download (streamed to a temporary file in the cache folder,
+  hashed on the fly, renamed into place only when the hash matches - an interrupt never leaves
+  a half file under the final name).
+* Offline (``IQA_OFFLINE=1``, or ``HF_HUB_OFFLINE=1``) no download is attempted: the error says
+  where to put the file and which command prefetches it on a machine with internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1 << 20
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """Weights are neither cached nor downloadable (offline, or the download failed)."""
+
+
+class ChecksumError(ValueError):
+    """A file's sha256 does not match the expected one."""
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """Where a checkpoint comes from. ``sha256`` may be a prefix (at least 8 hex digits)."""
+
+    name: str
+    url: str
+    sha256: str
+    filename: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        return self.filename or self.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+
+
+def cache_dir() -> Path:
+    """The weights cache folder (created on demand by :func:`fetch`)."""
+    if os.environ.get("IQA_HOME"):
+        return Path(os.environ["IQA_HOME"]).expanduser() / "weights"
+    torch_home = os.environ.get("TORCH_HOME")
+    base = Path(torch_home).expanduser() if torch_home else Path.home() / ".cache" / "torch"
+    return base / "iqa" / "weights"
+
+
+def offline() -> bool:
+    """True when downloads are disabled by ``IQA_OFFLINE`` or ``HF_HUB_OFFLINE``."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("IQA_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _matches(actual: str, expected: str) -> bool:
+    expected = expected.lower()
+    return len(expected) >= 8 and actual.startswith(expected)
+
+
+def verify(path: str | os.PathLike[str], sha256: str) -> None:
+    """Raise :class:`ChecksumError` unless ``path`` hashes to ``sha256`` (prefix allowed)."""
+    actual = sha256_of(path)
+    if not _matches(actual, sha256):
+        raise ChecksumError(f"{path}: sha256 {actual} does not match the expected {sha256}; delete it and download again")
+
+
+def _download(url: str, target: Path, sha256: str, progress: bool) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            for block in iter(lambda: response.read(CHUNK), b""):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    pct = f"{100 * done / total:5.1f}%" if total else f"{done / 1e6:.1f} MB"
+                    print(f"\rdownloading {target.name}: {pct}", end="", file=sys.stderr, flush=True)
+        if progress:
+            print(file=sys.stderr)
+        if not _matches(digest.hexdigest(), sha256):
+            raise ChecksumError(
+                f"download of {url} has sha256 {digest.hexdigest()}, expected {sha256}; "
+                "the file was discarded (a changed upstream file or a broken transfer)"
+            )
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def fetch(spec: WeightSpec, *, path: str | os.PathLike[str] | None = None, progress: bool = True, check: bool = True) -> Path:
+    """Return a local, verified file for ``spec`` (see the module docstring).
+
+    ``path`` overrides the download: it is used as is (verified against ``spec.sha256`` only when
+    ``check`` is true, so fine-tuned checkpoints of the same architecture load with ``check=False``).
+    """
+    if path is not None:
+        local = Path(path).expanduser()
+        if not local.is_file():
+            raise WeightsNotFoundError(f"weights for {spec.name!r} not found at {local}; pass an existing file")
+        if check:
+            verify(local, spec.sha256)
+        return local
+    target = cache_dir() / spec.file_name
+    if target.is_file():
+        if _matches(sha256_of(target), spec.sha256):
+            return target
+        target.unlink()  # stale or corrupt cache entry: download again
+    if offline():
+        raise WeightsNotFoundError(
+            f"weights for {spec.name!r} are not cached at {target} and downloads are disabled "
+            "(IQA_OFFLINE/HF_HUB_OFFLINE). On a machine with internet run `iqa-metrics download "
+            f"{spec.name}` (or fetch {spec.url}) and copy the file to {target}, or pass weights=PATH"
+        )
+    try:
+        _download(spec.url, target, spec.sha256, progress)
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        if isinstance(error, ChecksumError):
+            raise
+        raise WeightsNotFoundError(
+            f"could not download weights for {spec.name!r} from {spec.url}: {error}. "
+            f"Download the file by other means and place it at {target}, or pass weights=PATH"
+        ) from error
+    return target
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True, map_location: Any = "cpu") -> Any:
+    """``torch.load`` with ``weights_only=True`` by default and an error that names the file."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as error:  # noqa: BLE001 - rewrapped with the file name
+        raise ValueError(f"cannot load checkpoint {path}: {error}") from error
+
+
+def copy_into_cache(spec: WeightSpec, source: str | os.PathLike[str]) -> Path:
+    """Verify ``source`` against ``spec`` and copy it into the cache (for offline machines)."""
+    verify(source, spec.sha256)
+    target = cache_dir() / spec.file_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target

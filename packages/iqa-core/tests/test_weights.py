@@ -1,0 +1,85 @@
+import hashlib
+
+import pytest
+import torch
+
+from iqa_core import weights
+from iqa_core.weights import ChecksumError, WeightSpec, WeightsNotFoundError
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("IQA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("IQA_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return tmp_path
+
+
+def _checkpoint(tmp_path):
+    src = tmp_path / "model.pth"
+    torch.save({"w": torch.arange(4.0)}, src)
+    return src, hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_download_verifies_and_caches(home):
+    src, digest = _checkpoint(home)
+    spec = WeightSpec("toy", src.as_uri(), digest)
+    path = weights.fetch(spec, progress=False)
+    assert path == weights.cache_dir() / "model.pth" and path.is_file()
+    assert torch.equal(weights.load_checkpoint(path)["w"], torch.arange(4.0))
+    src.unlink()  # now served from the cache
+    assert weights.fetch(spec, progress=False) == path
+
+
+def test_checksum_mismatch_leaves_no_file(home):
+    src, _ = _checkpoint(home)
+    spec = WeightSpec("toy", src.as_uri(), "0" * 64)
+    with pytest.raises(ChecksumError, match="discarded"):
+        weights.fetch(spec, progress=False)
+    assert not any(weights.cache_dir().iterdir())  # no final file, no .part file
+
+
+def test_corrupt_cache_entry_is_replaced(home):
+    src, digest = _checkpoint(home)
+    spec = WeightSpec("toy", src.as_uri(), digest)
+    cached = weights.cache_dir() / "model.pth"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a file")
+    assert weights.sha256_of(weights.fetch(spec, progress=False)) == digest
+
+
+def test_offline_error_says_what_to_do(home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = WeightSpec("linearity", "https://example.invalid/p1q2.pth", "a" * 64)
+    with pytest.raises(WeightsNotFoundError, match="iqa-metrics download linearity"):
+        weights.fetch(spec)
+
+
+def test_unreachable_url_is_a_clear_error(home):
+    spec = WeightSpec("toy", (home / "missing.pth").as_uri(), "a" * 64)
+    with pytest.raises(WeightsNotFoundError, match="could not download"):
+        weights.fetch(spec, progress=False)
+
+
+def test_local_path_override(home):
+    src, digest = _checkpoint(home)
+    spec = WeightSpec("toy", "https://example.invalid/x.pth", digest)
+    assert weights.fetch(spec, path=src) == src
+    with pytest.raises(ChecksumError):
+        weights.fetch(WeightSpec("toy", "https://example.invalid/x.pth", "b" * 64), path=src)
+    assert weights.fetch(WeightSpec("toy", "u", "b" * 64), path=src, check=False) == src
+    with pytest.raises(WeightsNotFoundError, match="not found at"):
+        weights.fetch(spec, path=home / "nope.pth")
+
+
+def test_cache_dir_honours_torch_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("IQA_HOME", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert weights.cache_dir() == tmp_path / "iqa" / "weights"
+
+
+def test_load_checkpoint_refuses_pickled_code(tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"f": print}, bad)  # a pickled callable: not allowed with weights_only=True
+    with pytest.raises(ValueError, match="cannot load checkpoint"):
+        weights.load_checkpoint(bad)
