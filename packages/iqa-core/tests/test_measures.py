@@ -27,7 +27,11 @@ def test_ssim_matches_skimage_on_gaussian_window():
     theirs = skimage.structural_similarity(
         ref[0].permute(1, 2, 0).numpy().astype(np.float64),
         dist[0].permute(1, 2, 0).numpy().astype(np.float64),
-        channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0,
+        channel_axis=2,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        data_range=1.0,
     )
     assert ours == pytest.approx(theirs, abs=2e-3)
 

@@ -20,7 +20,9 @@ def test_register_create_with_presets_and_overrides(reg):
 
 
 def test_runtime_presets_for_plain_factories(reg):
-    reg.register("defence", "blur", lambda kernel=3: ToyBlurDefence(kernel), presets={"a": {"kernel": 5}}, default_preset="a")
+    reg.register(
+        "defence", "blur", lambda kernel=3: ToyBlurDefence(kernel), presets={"a": {"kernel": 5}}, default_preset="a"
+    )
     assert reg.create("defence", "blur").kernel == 5
     with pytest.raises(PresetNotFoundError, match="no preset 'zzz'; its presets: a"):
         reg.create("defence", "blur", preset="zzz")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from iqa_core import weights
-from iqa_core.weights import ChecksumError, WeightSpec, WeightsNotFoundError
+from iqa_core.weights import ChecksumError, WeightsNotFoundError, WeightSpec
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Shared machinery of the white-box attacks: input checks, gradients of the loss, projection."""
+"""Shared machinery of the attacks: input checks, gradients of the loss, projections, query oracles."""
 
 from __future__ import annotations
 
 import abc
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -10,7 +11,44 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric, Threat, check_images
 
-from .loss import Direction, attack_loss
+from .loss import Direction, attack_loss, attack_sign
+
+
+def check_direction(direction: str) -> Direction:
+    if direction not in ("up", "down"):
+        raise ValueError(f"direction must be 'up' or 'down', got {direction!r}")
+    return direction  # type: ignore[return-value]
+
+
+def check_positive(name: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return float(value)
+
+
+def check_count(name: str, value: int, minimum: int = 1) -> int:
+    if int(value) != value or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def rand(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Uniform [0, 1) draws from ``generator`` (on its own device), moved to ``device``."""
+    gen_device = generator.device if generator is not None else device
+    return torch.rand(shape, generator=generator, device=gen_device).to(device)
+
+
+def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Standard normal draws from ``generator`` (on its own device), moved to ``device``."""
+    gen_device = generator.device if generator is not None else device
+    return torch.randn(shape, generator=generator, device=gen_device).to(device)
+
+
+def randint(
+    high: Tensor | int, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
+) -> Tensor:
+    """Integers in ``[0, high)`` (``high`` broadcast against ``shape``) from ``generator``."""
+    return (rand(shape, generator, device) * high).floor().long().clamp_min(0)
 
 
 class WhiteBoxAttack(abc.ABC):
@@ -23,7 +61,7 @@ class WhiteBoxAttack(abc.ABC):
 
     def __init__(self, budget: Budget, direction: Direction = "up") -> None:
         self.budget = budget
-        self.direction: Direction = direction
+        self.direction: Direction = check_direction(direction)
 
     def __call__(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
         check_images(images)
@@ -54,3 +92,103 @@ class WhiteBoxAttack(abc.ABC):
 def project_linf(x: Tensor, reference: Tensor, eps: float) -> Tensor:
     """Project onto the Linf ball of radius ``eps`` around ``reference`` and onto [0, 1]."""
     return torch.min(torch.max(x, reference - eps), reference + eps).clamp_(0, 1)
+
+
+def per_image(values: Tensor, like: Tensor) -> Tensor:
+    """Reshape a ``(N,)`` tensor to broadcast against an ``(N, ...)`` batch."""
+    return values.view(-1, *([1] * (like.ndim - 1)))
+
+
+def fit_psnr(reference: Tensor, candidate: Tensor, min_psnr: float) -> Tensor:
+    """Scale ``candidate - reference`` per image so that PSNR >= ``min_psnr`` (images stay in [0, 1]).
+
+    Images already within the budget are returned unchanged; others get their perturbation
+    shrunk by ``sqrt(target_mse / mse)`` (a convex combination with ``reference``, so the range
+    is kept) with a tiny safety margin against rounding.
+    """
+    delta = candidate - reference
+    mse = delta.pow(2).flatten(1).mean(1)
+    target = 10 ** (-min_psnr / 10) * (1 - 1e-4)
+    scale = torch.where(mse > target, (target / mse.clamp_min(1e-30)).sqrt(), torch.ones_like(mse))
+    return (reference + per_image(scale, delta) * delta).clamp(0, 1)
+
+
+class QueryOracle:
+    """Score-only access to a metric with per-image query counters (black-box attacks).
+
+    ``loss(x, index)`` returns the attack loss of the images ``x``, which belong to the source
+    images ``index`` (several rows may share one index: populations, antithetic pairs); each row
+    costs its image one query. Calls run under ``torch.no_grad`` in chunks of ``batch_size`` rows.
+    """
+
+    def __init__(self, metric: Metric, n_images: int, direction: Direction, batch_size: int, device: torch.device):
+        self.metric = metric
+        self.direction = direction
+        self.batch_size = batch_size
+        self.queries = torch.zeros(n_images, dtype=torch.long, device=device)
+
+    @torch.no_grad()
+    def loss(self, x: Tensor, index: Tensor) -> Tensor:
+        out = [
+            attack_loss(self.metric, self.metric(x[i : i + self.batch_size]), self.direction).float()
+            for i in range(0, x.shape[0], self.batch_size)
+        ]
+        self.queries.index_add_(0, index, torch.ones_like(index))
+        return torch.cat(out)
+
+
+class BlackBoxAttack(abc.ABC):
+    """Base of score-only attacks: a query budget per image, early stop, no gradients.
+
+    Subclasses implement :meth:`search`. An image stops early when its loss reaches
+    ``stop_loss`` (default: the metric's best bound, i.e. the score cannot get better) or when
+    its queries run out; after a call, ``last_queries`` holds the queries each image used.
+    """
+
+    name: ClassVar[str] = "black-box"
+    threat = Threat.BLACK_BOX
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    default_preset: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        budget: Budget,
+        *,
+        max_queries: int,
+        direction: Direction = "up",
+        stop_gain: float | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        self.budget = budget
+        self.direction: Direction = check_direction(direction)
+        self.max_queries = check_count("max_queries", max_queries)
+        if stop_gain is not None:
+            check_positive("stop_gain", stop_gain)
+        self.stop_gain = stop_gain
+        self.batch_size = check_count("batch_size", batch_size)
+        self.last_queries: Tensor | None = None
+
+    def __call__(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        check_images(images)
+        x = images.detach()
+        oracle = QueryOracle(metric, x.shape[0], self.direction, self.batch_size, x.device)
+        adv = self.search(oracle, x, generator=generator)
+        self.last_queries = oracle.queries.cpu()
+        return adv.detach().clamp_(0, 1)
+
+    def stop_threshold(self, metric: Metric, clean_loss: Tensor) -> Tensor:
+        """Per-image loss at which an image is done (early stop)."""
+        if self.stop_gain is not None:
+            return clean_loss + self.stop_gain
+        sign = attack_sign(metric, self.direction)
+        best = metric.bounds.upper if sign > 0 else metric.bounds.lower
+        return torch.full_like(clean_loss, sign * best / metric.bounds.diam)
+
+    @abc.abstractmethod
+    def search(self, oracle: QueryOracle, images: Tensor, *, generator: torch.Generator | None) -> Tensor:
+        """Return the adversarial batch using only ``oracle.loss``."""
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(budget={self.budget}, max_queries={self.max_queries}, direction={self.direction!r})"
+        )

@@ -31,6 +31,7 @@ __all__ = [
     "Scorer",
     "Threat",
     "TrainableAttack",
+    "__version__",
     "available",
     "check_images",
     "create",
@@ -39,7 +40,6 @@ __all__ = [
     "presets",
     "purify_for_gradients",
     "registry",
-    "weights",
     "resolve_device",
-    "__version__",
+    "weights",
 ]

@@ -76,7 +76,7 @@ def ssim(
     the window use a window of their smaller side.
     """
     _check_pair(reference, distorted)
-    n, c, h, w = reference.shape
+    _, c, h, w = reference.shape
     size = min(window, h, w)
     g = _gaussian_window(size, sigma, reference.device, reference.dtype)
     kernel_h = g.view(1, 1, size, 1).expand(c, 1, size, 1)

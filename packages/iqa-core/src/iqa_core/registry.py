@@ -145,14 +145,18 @@ class Registry:
                     f"{kind} {key!r} belongs to {provider}, but the installed version does not provide it; "
                     f"upgrade with `pip install -U {provider}`"
                 )
-            return f"{kind} {key!r} is provided by the package {provider}, which is not installed: `pip install {provider}`"
+            return (
+                f"{kind} {key!r} is provided by the package {provider}, which is not installed: "
+                f"`pip install {provider}`"
+            )
         msg = f"no {kind} named {key!r}"
         close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
         known_close = difflib.get_close_matches(key, list(KNOWN_COMPONENTS.get(kind, {})), n=3, cutoff=0.5)
         if close:
             msg += f"; did you mean {', '.join(repr(c) for c in close)}?"
         elif known_close:
-            msg += f"; did you mean {', '.join(repr(c) for c in known_close)} (from {KNOWN_COMPONENTS[kind][known_close[0]]})?"
+            provider_close = KNOWN_COMPONENTS[kind][known_close[0]]
+            msg += f"; did you mean {', '.join(repr(c) for c in known_close)} (from {provider_close})?"
         msg += f" Installed {kind}s: {', '.join(names) if names else 'none'}"
         return msg
 

@@ -69,9 +69,7 @@ def _as_item(image: Tensor, index: int) -> Tensor:
     if image.ndim == 4 and image.shape[0] == 1:
         image = image[0]
     if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(
-            f"image {index} has shape {tuple(image.shape)}; each item must be (3, H, W) or (1, 3, H, W)"
-        )
+        raise ValueError(f"image {index} has shape {tuple(image.shape)}; each item must be (3, H, W) or (1, 3, H, W)")
     return image
 
 
@@ -145,7 +143,7 @@ class Scorer:
 
     def iter_map(self, fn: Metric | BatchFn, images: ImagesLike, *, grad: bool = False) -> Iterator[Tensor]:
         """Like :meth:`map`, yielding per-image outputs as they are computed (in input order)."""
-        self._prepare(fn)
+        self.prepare(fn)
         if isinstance(images, Tensor):
             if images.ndim == 3:
                 images = images.unsqueeze(0)
@@ -164,15 +162,15 @@ class Scorer:
         yield from self._run_stream(fn, images, grad)
 
     # ------------------------------------------------------------------ internals
-    def _prepare(self, fn: object) -> None:
-        """Move module components to the device (once per object)."""
+    def prepare(self, fn: object) -> None:
+        """Move a module component to the scorer's device (once per object); other objects are left alone."""
         key = id(fn)
         if key in self._prepared:
             return
         if isinstance(fn, nn.Module):
             fn.to(self.device)
             if self.channels_last:
-                fn.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+                fn.to(memory_format=torch.channels_last)
         self._prepared.add(key)
 
     def _report(self, done: int, total: int | None) -> None:
@@ -258,7 +256,7 @@ class Scorer:
             size = min(self.batch_size, n - start)
             try:
                 out = self._forward(fn, batch[start : start + size], grad)
-            except Exception as error:  # noqa: BLE001 - re-raised unless it is an OOM
+            except Exception as error:
                 if not is_out_of_memory(error):
                     raise
                 self._release_memory()
@@ -268,7 +266,9 @@ class Scorer:
                         f"{tuple(batch.shape[1:])}; use a smaller image, autocast=True or another device"
                     ) from error
                 self.batch_size = max(1, size // 2)
-                log.warning("out of memory at batch size %d on %s; retrying with %d", size, self.device, self.batch_size)
+                log.warning(
+                    "out of memory at batch size %d on %s; retrying with %d", size, self.device, self.batch_size
+                )
                 continue
             start += size
             yield out

@@ -41,7 +41,7 @@ class Bounds:
         return (score - self.lower) / self.diam
 
 
-class Threat(str, enum.Enum):
+class Threat(enum.StrEnum):
     """What an attack may use: gradients (white box) or scores only (black box)."""
 
     WHITE_BOX = "white-box"

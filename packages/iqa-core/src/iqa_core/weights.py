@@ -79,7 +79,9 @@ def verify(path: str | os.PathLike[str], sha256: str) -> None:
     """Raise :class:`ChecksumError` unless ``path`` hashes to ``sha256`` (prefix allowed)."""
     actual = sha256_of(path)
     if not _matches(actual, sha256):
-        raise ChecksumError(f"{path}: sha256 {actual} does not match the expected {sha256}; delete it and download again")
+        raise ChecksumError(
+            f"{path}: sha256 {actual} does not match the expected {sha256}; delete it and download again"
+        )
 
 
 def _download(url: str, target: Path, sha256: str, progress: bool) -> None:
@@ -111,7 +113,9 @@ def _download(url: str, target: Path, sha256: str, progress: bool) -> None:
             tmp.unlink()
 
 
-def fetch(spec: WeightSpec, *, path: str | os.PathLike[str] | None = None, progress: bool = True, check: bool = True) -> Path:
+def fetch(
+    spec: WeightSpec, *, path: str | os.PathLike[str] | None = None, progress: bool = True, check: bool = True
+) -> Path:
     """Return a local, verified file for ``spec`` (see the module docstring).
 
     ``path`` overrides the download: it is used as is (verified against ``spec.sha256`` only when
@@ -153,7 +157,7 @@ def load_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True, 
 
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
-    except Exception as error:  # noqa: BLE001 - rewrapped with the file name
+    except Exception as error:
         raise ValueError(f"cannot load checkpoint {path}: {error}") from error
 
 

@@ -28,7 +28,9 @@ class PurificationDefence(nn.Module, abc.ABC):
         check_images(images, check_range=False)
         out = self.purify(images, generator=generator)
         if out.shape != images.shape:
-            raise RuntimeError(f"defence {self.name!r} changed the image size: {tuple(images.shape)} -> {tuple(out.shape)}")
+            raise RuntimeError(
+                f"defence {self.name!r} changed the image size: {tuple(images.shape)} -> {tuple(out.shape)}"
+            )
         return out
 
     @abc.abstractmethod

@@ -59,7 +59,9 @@ def check_metric(
     ``differentiable``; ``.to('cpu')`` round trip for modules.
     """
     if not isinstance(metric, Metric):
-        raise _fail(metric, "does not have the Metric members (name, higher_is_better, bounds, differentiable, __call__)")
+        raise _fail(
+            metric, "does not have the Metric members (name, higher_is_better, bounds, differentiable, __call__)"
+        )
     if not isinstance(metric.higher_is_better, bool) or not isinstance(metric.differentiable, bool):
         raise _fail(metric, "higher_is_better and differentiable must be bools")
     if metric.bounds.diam <= 0:
@@ -165,7 +167,9 @@ def check_attack(
         raise _fail(attack, "must return a detached tensor (requires_grad=False)")
     held = within_budget(attack.budget.kind, attack.budget.value, x, adv)
     if not bool(held.all()):
-        raise _fail(attack, f"does not hold its budget {attack.budget} on images {(~held).nonzero().flatten().tolist()}")
+        raise _fail(
+            attack, f"does not hold its budget {attack.budget} on images {(~held).nonzero().flatten().tolist()}"
+        )
     adv2 = attack(metric, x, generator=_generator(seed, x.device))
     if not torch.equal(adv, adv2):
         raise _fail(attack, "is not deterministic under a seeded torch.Generator")
@@ -194,7 +198,9 @@ def check_denoiser(denoiser: Denoiser, images: Tensor | None = None, *, sigma: f
         raise _fail(denoiser, f"did not reduce the noise (MSE {float(err_before):.4g} -> {float(err_after):.4g})")
 
 
-def check_certifier(certifier: Certifier, metric: Metric | None = None, images: Tensor | None = None, *, seed: int = 0) -> None:
+def check_certifier(
+    certifier: Certifier, metric: Metric | None = None, images: Tensor | None = None, *, seed: int = 0
+) -> None:
     """Contract of :class:`~iqa_core.protocols.Certifier`: one certificate per image, deterministic."""
     if not isinstance(certifier, Certifier):
         raise _fail(certifier, "does not have the Certifier members (name, certify)")
@@ -205,7 +211,13 @@ def check_certifier(certifier: Certifier, metric: Metric | None = None, images: 
     if len(first) != x.shape[0]:
         raise _fail(certifier, f"must return one certificate per image, returned {len(first)} for {x.shape[0]}")
     for a, b in zip(first, second, strict=True):
-        if (a.abstained, a.prediction, a.radius, a.score, a.delta) != (b.abstained, b.prediction, b.radius, b.score, b.delta):
+        if (a.abstained, a.prediction, a.radius, a.score, a.delta) != (
+            b.abstained,
+            b.prediction,
+            b.radius,
+            b.score,
+            b.delta,
+        ):
             raise _fail(certifier, "is not deterministic under a seeded torch.Generator")
         if a.radius < 0 or (a.abstained and a.radius != 0):
             raise _fail(certifier, f"radius must be >= 0 and 0 when abstaining, got {a.radius}")

@@ -27,6 +27,7 @@ class ToyMetric(nn.Module):
     higher_is_better = True
     bounds = Bounds(0.0, 100.0)
     differentiable = True
+    kernel: Tensor
 
     def __init__(self, scale: float = 1.0) -> None:
         super().__init__()
@@ -46,6 +47,7 @@ class ToyLinearMetric(nn.Module):
     name = "toy-linear"
     higher_is_better = True
     differentiable = True
+    weight: Tensor
 
     def __init__(self, shape: tuple[int, int, int] = (3, 8, 8), seed: int = 0, bias: float = 0.0) -> None:
         super().__init__()
@@ -106,7 +108,9 @@ class ToyNoiseDefence(nn.Module):
         self.sigma = sigma
 
     def forward(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        noise = torch.randn(images.shape, generator=generator, device=images.device if generator is None else generator.device)
+        noise = torch.randn(
+            images.shape, generator=generator, device=images.device if generator is None else generator.device
+        )
         return (images + self.sigma * noise.to(images.device, images.dtype)).clamp(0, 1)
 
 
