@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from iqa_core import registry
 
@@ -52,6 +53,108 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_path(run: str) -> Path:
+    """A run is named by its store file, the folder holding ``results.sqlite``, or its config YAML."""
+    path = Path(run)
+    if path.suffix in (".yaml", ".yml"):
+        from .config import load_config
+
+        return load_config(path).store_path
+    if path.is_dir():
+        path = path / "results.sqlite"
+    if not path.is_file():
+        raise SystemExit(f"no result store at {path}; pass the store file, its folder or the run's config")
+    return path
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .runner import Runner, estimate
+    from .store import ResultStore
+
+    config = load_config(args.config)
+    if args.dry_run:
+        runner = Runner(config, store=None, progress=False)  # type: ignore[arg-type]
+        units = runner.load()
+        print(json.dumps(estimate(config, units, runner.items), indent=2))
+        return 0
+    with ResultStore(config.store_path) as store:
+        runner = Runner(config, store, progress=not args.no_progress, say=lambda m: print(m, file=sys.stderr))
+        summary = runner.run()
+        store.set_meta("units_total", summary.units_total)
+    print(
+        f"{config.name}: {summary.units_run} units run, {summary.units_skipped} already done, "
+        f"{summary.rows_written} rows written ({summary.rows_failed} failed) in {summary.seconds:.1f} s; "
+        f"store {config.store_path}"
+    )
+    if args.report:
+        return _write_report(config.store_path, Path(args.report), None)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .store import ResultStore
+
+    path = _store_path(args.run)
+    with ResultStore(path) as store:
+        counts = store.counts()
+        total = store.meta("units_total")
+    done = counts["units"]
+    print(f"store {path}")
+    print(f"units finished: {done}" + (f" of {total}" if total else ""))
+    print(f"result rows: {counts['results_done']} done, {counts['results_failed']} failed")
+    print(f"certificate rows: {counts['certificates']}")
+    return 0
+
+
+def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) -> int:
+    from .report import write_report
+    from .store import ResultStore
+
+    with ResultStore(store_path) as store:
+        rows = list(store.results())
+        certificates = list(store.certificates())
+        bounds = store.bounds()
+    kwargs = {} if formats is None else {"formats": tuple(formats)}
+    written = write_report(rows, certificates, bounds, out, **kwargs)
+    for path in written if isinstance(written, (list, tuple)) else [written]:
+        print(path)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    return _write_report(_store_path(args.run), Path(args.out), None)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    return _write_report(_store_path(args.run), Path(args.out), [args.format])
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .config import DatasetConfig
+    from .runner import dataset_items
+    from .sampling import features, kruskal_wallis, sample_items
+
+    items = dataset_items(DatasetConfig(args.name or args.kind, args.kind, args.root, args.csv))
+    feats = features(items)
+    chosen = sample_items(items, clusters=args.clusters, per_cluster=args.per_cluster, seed=args.seed, feats=feats)
+    index = {item.id: k for k, item in enumerate(items)}
+    sample_feats = feats[[index[item.id] for item in chosen]]
+    result = {
+        "dataset": args.kind,
+        "seed": args.seed,
+        "clusters": args.clusters,
+        "per_cluster": args.per_cluster,
+        "images": [item.id for item in chosen],
+        "kruskal_wallis": kruskal_wallis(sample_feats, feats),
+    }
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text if not args.out else f"{len(chosen)} of {len(items)} images -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iqa-bench", description="Benchmark of NR-IQA defences.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_list = sub.add_parser("list", help="list installed metrics, attacks, defences, denoisers, certifiers")
     p_list.add_argument("kind", nargs="?", choices=registry.KINDS)
     p_list.add_argument("--presets", action="store_true", help="also show presets (imports the plugins)")
-    p_list.set_defaults(run=_cmd_list)
+    p_list.set_defaults(handler=_cmd_list)
 
     p_quick = sub.add_parser("quickstart", help="offline end-to-end demo: demo metric, I-FGSM, JPEG")
     p_quick.add_argument("--attack-preset", default="strong", help="I-FGSM preset (weak, medium, strong)")
@@ -71,13 +174,46 @@ def build_parser() -> argparse.ArgumentParser:
     p_quick.add_argument("--seed", type=int, default=0)
     p_quick.add_argument("--json", default=None, help="also write the table as JSON to this file")
     p_quick.add_argument("--no-progress", action="store_true")
-    p_quick.set_defaults(run=_cmd_quickstart)
+    p_quick.set_defaults(handler=_cmd_quickstart)
+
+    p_run = sub.add_parser("run", help="run (or resume) the experiment grid of a YAML config")
+    p_run.add_argument("config")
+    p_run.add_argument("--dry-run", action="store_true", help="print the grid size and the amount of work, run nothing")
+    p_run.add_argument("--report", default=None, help="write the report to this folder when done")
+    p_run.add_argument("--no-progress", action="store_true")
+    p_run.set_defaults(handler=_cmd_run)
+
+    p_status = sub.add_parser("status", help="progress of a run (store file, its folder or the config)")
+    p_status.add_argument("run")
+    p_status.set_defaults(handler=_cmd_status)
+
+    p_report = sub.add_parser("report", help="every table, statistic, plot and the HTML leaderboard")
+    p_report.add_argument("run")
+    p_report.add_argument("--out", required=True)
+    p_report.set_defaults(handler=_cmd_report)
+
+    p_export = sub.add_parser("export", help="export the leaderboard in one format")
+    p_export.add_argument("run")
+    p_export.add_argument("--format", required=True, choices=("csv", "json", "md", "html"))
+    p_export.add_argument("--out", default=".")
+    p_export.set_defaults(handler=_cmd_export)
+
+    p_sample = sub.add_parser("sample", help="K-Means sampling of a dataset (SI, colourfulness, MOS) + Kruskal-Wallis")
+    p_sample.add_argument("kind", choices=("demo", "koniq10k", "kadid10k", "nips2017", "agiqa3k", "folder"))
+    p_sample.add_argument("--root", default=None)
+    p_sample.add_argument("--csv", default=None)
+    p_sample.add_argument("--name", default=None)
+    p_sample.add_argument("--clusters", type=int, default=10)
+    p_sample.add_argument("--per-cluster", type=int, default=100)
+    p_sample.add_argument("--seed", type=int, default=0)
+    p_sample.add_argument("--out", default=None)
+    p_sample.set_defaults(handler=_cmd_sample)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,222 @@
+"""Experiment-grid configuration: YAML (``yaml.safe_load``) validated into frozen dataclasses.
+
+Every error names the offending key path and says what is expected, e.g.
+``attacks[1].presets: expected a list of preset names, got 'strong'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .schema import MODES, NONE
+
+DATASET_KINDS = ("demo", "koniq10k", "kadid10k", "nips2017", "agiqa3k", "folder")
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str
+    kind: str
+    root: str | None = None
+    csv: str | None = None
+    limit: int | None = None
+    sample: dict[str, Any] | None = None  # {"clusters": 10, "per_cluster": 100, "seed": 0} or {"references": 8}
+
+
+@dataclass(frozen=True)
+class ComponentConfig:
+    """A component and the presets to evaluate (``[None]`` = its default / no preset)."""
+
+    name: str
+    presets: tuple[str | None, ...] = (None,)
+    params: dict[str, Any] = field(default_factory=dict)
+    images: int | None = None  # certifiers and trainable attacks: how many images they use
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    name: str
+    datasets: tuple[DatasetConfig, ...]
+    metrics: tuple[ComponentConfig, ...]
+    attacks: tuple[ComponentConfig, ...]
+    defences: tuple[ComponentConfig, ...]
+    certifiers: tuple[ComponentConfig, ...] = ()
+    modes: tuple[str, ...] = ("non-adaptive",)
+    device: str = "auto"
+    batch_size: int = 16
+    chunk_size: int = 32
+    seed: int = 0
+    eot_samples: int = 8
+    store: str = "runs/results.sqlite"
+    cache: str | None = None  # adversarial-image cache folder; default: next to the store
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store)
+
+    @property
+    def cache_path(self) -> Path:
+        return (
+            Path(self.cache)
+            if self.cache
+            else self.store_path.with_suffix("").with_name(self.store_path.stem + "-cache")
+        )
+
+    def fingerprint(self) -> str:
+        """Stable hash of the configuration (recorded with the run)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _expect(cond: object, where: str, message: str) -> None:
+    if not cond:
+        raise ConfigError(f"{where}: {message}")
+
+
+def _int(value: Any, where: str, minimum: int = 0) -> int:
+    _expect(
+        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+        where,
+        f"expected an integer >= {minimum}, got {value!r}",
+    )
+    return int(value)
+
+
+def _presets(value: Any, where: str) -> tuple[str | None, ...]:
+    if value is None:
+        return (None,)
+    _expect(
+        isinstance(value, list) and all(isinstance(v, str) for v in value) and value,
+        where,
+        f"expected a non-empty list of preset names, got {value!r}",
+    )
+    return tuple(value)
+
+
+def _component(entry: Any, where: str) -> ComponentConfig:
+    if isinstance(entry, str):
+        return ComponentConfig(entry)
+    _expect(isinstance(entry, dict), where, f"expected a name or a mapping with 'name', got {entry!r}")
+    unknown = set(entry) - {"name", "presets", "params", "images"}
+    _expect(not unknown, where, f"unknown keys {sorted(unknown)}; allowed: name, presets, params, images")
+    _expect(isinstance(entry.get("name"), str), f"{where}.name", "expected a component name")
+    params = entry.get("params") or {}
+    _expect(isinstance(params, dict), f"{where}.params", f"expected a mapping, got {params!r}")
+    images = entry.get("images")
+    return ComponentConfig(
+        name=entry["name"],
+        presets=_presets(entry.get("presets"), f"{where}.presets"),
+        params=dict(params),
+        images=None if images is None else _int(images, f"{where}.images", 1),
+    )
+
+
+def _components(raw: dict[str, Any], key: str, required: bool) -> tuple[ComponentConfig, ...]:
+    value = raw.get(key, [] if not required else None)
+    if not isinstance(value, list) or (required and not value):
+        raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
+    return tuple(_component(entry, f"{key}[{i}]") for i, entry in enumerate(value))
+
+
+def _dataset(entry: Any, where: str) -> DatasetConfig:
+    if isinstance(entry, str):
+        entry = {"name": entry, "kind": entry if entry in DATASET_KINDS else "folder"}
+    _expect(isinstance(entry, dict), where, f"expected a mapping, got {entry!r}")
+    unknown = set(entry) - {"name", "kind", "root", "csv", "limit", "sample"}
+    _expect(not unknown, where, f"unknown keys {sorted(unknown)}; allowed: name, kind, root, csv, limit, sample")
+    kind = entry.get("kind", "folder")
+    _expect(kind in DATASET_KINDS, f"{where}.kind", f"expected one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    if kind != "demo":
+        _expect(
+            isinstance(entry.get("root"), str), f"{where}.root", f"dataset kind {kind!r} needs the folder it lives in"
+        )
+    if kind == "folder":
+        _expect(
+            isinstance(entry.get("csv"), str), f"{where}.csv", "a folder dataset needs a CSV with columns name, mos"
+        )
+    sample = entry.get("sample")
+    _expect(sample is None or isinstance(sample, dict), f"{where}.sample", f"expected a mapping, got {sample!r}")
+    limit = entry.get("limit")
+    return DatasetConfig(
+        name=str(entry.get("name", kind)),
+        kind=kind,
+        root=entry.get("root"),
+        csv=entry.get("csv"),
+        limit=None if limit is None else _int(limit, f"{where}.limit", 1),
+        sample=sample,
+    )
+
+
+def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
+    """Validate a mapping (from YAML) into a :class:`BenchConfig`."""
+    _expect(isinstance(raw, dict), "config", f"expected a mapping at the top level, got {type(raw).__name__}")
+    allowed = {
+        "name",
+        "datasets",
+        "metrics",
+        "attacks",
+        "defences",
+        "certifiers",
+        "mode",
+        "device",
+        "batch_size",
+        "chunk_size",
+        "seed",
+        "eot_samples",
+        "store",
+        "cache",
+    }
+    unknown = set(raw) - allowed
+    _expect(not unknown, "config", f"unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    datasets = raw.get("datasets")
+    _expect(isinstance(datasets, list) and datasets, "datasets", "expected a non-empty list of datasets")
+    mode = raw.get("mode", "non-adaptive")
+    _expect(mode in (*MODES, "both"), "mode", f"expected non-adaptive, adaptive or both, got {mode!r}")
+    modes = MODES if mode == "both" else (mode,)
+    defences = _components(raw, "defences", required=True)
+    names = [d.name for d in defences]
+    _expect(len(set(names)) == len(names), "defences", f"duplicate defence names in {names}")
+    _expect(NONE not in names, "defences", "'none' (the undefended baseline) is always evaluated; remove it")
+    store = str(raw.get("store", f"runs/{raw.get('name', 'bench')}/results.sqlite"))
+    cache = raw.get("cache")
+    if base_dir is not None:
+        store = str((base_dir / store).resolve()) if not Path(store).is_absolute() else store
+        cache = str((base_dir / cache).resolve()) if cache and not Path(cache).is_absolute() else cache
+    config = BenchConfig(
+        name=str(raw.get("name", "bench")),
+        datasets=tuple(_dataset(d, f"datasets[{i}]") for i, d in enumerate(datasets)),
+        metrics=_components(raw, "metrics", required=True),
+        attacks=_components(raw, "attacks", required=False),
+        defences=defences,
+        certifiers=_components(raw, "certifiers", required=False),
+        modes=modes,
+        device=str(raw.get("device", "auto")),
+        batch_size=_int(raw.get("batch_size", 16), "batch_size", 1),
+        chunk_size=_int(raw.get("chunk_size", 32), "chunk_size", 1),
+        seed=_int(raw.get("seed", 0), "seed"),
+        eot_samples=_int(raw.get("eot_samples", 8), "eot_samples", 1),
+        store=store,
+        cache=cache,
+    )
+    return config
+
+
+def load_config(path: str | Path) -> BenchConfig:
+    """Read and validate a YAML config; relative store/cache paths are relative to the current directory."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    return parse_config(raw)

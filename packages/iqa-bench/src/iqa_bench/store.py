@@ -1,0 +1,139 @@
+"""The result store: one SQLite file (WAL) per run, one row per evaluated item.
+
+Rows are written a whole work unit (a chunk of images for one experiment) per transaction, so a
+run killed at any moment (even ``kill -9``) leaves only complete units behind; the primary keys
+make a re-run's writes idempotent (no duplicates). Reading and writing use plain dicts with the
+columns of :mod:`iqa_bench.schema`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .schema import CERTIFICATE_COLUMNS, CERTIFICATE_KEY, CERTIFICATE_VALUES, RESULT_COLUMNS, RESULT_KEY, RESULT_VALUES
+
+SCHEMA_VERSION = 1
+
+
+def _create_sql(table: str, key: tuple[str, ...], values: tuple[tuple[str, str], ...]) -> str:
+    cols = [f"{name} TEXT NOT NULL" for name in key] + [f"{name} {kind}" for name, kind in values]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)}, PRIMARY KEY ({', '.join(key)}))"
+
+
+class ResultStore:
+    """SQLite-backed store of result rows, certificate rows, metric bounds and run metadata."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a killed process
+        self._db.execute(_create_sql("results", RESULT_KEY, RESULT_VALUES))
+        self._db.execute(_create_sql("certificates", CERTIFICATE_KEY, CERTIFICATE_VALUES))
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS metrics "
+            "(metric TEXT PRIMARY KEY, lower REAL, upper REAL, higher_is_better INTEGER)"
+        )
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, finished REAL)")
+        self.set_meta("schema_version", SCHEMA_VERSION)
+
+    # ------------------------------------------------------------------ writing
+    def write_unit(
+        self,
+        unit: str,
+        results: Iterable[Mapping[str, Any]] = (),
+        certificates: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Write a work unit's rows and mark the unit finished, all in one transaction."""
+        # Column names come from iqa_bench.schema constants; values are always bound parameters.
+        result_sql = (
+            f"INSERT OR REPLACE INTO results ({', '.join(RESULT_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
+        )
+        cert_sql = (
+            f"INSERT OR REPLACE INTO certificates ({', '.join(CERTIFICATE_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(CERTIFICATE_COLUMNS))})"
+        )
+        with self._transaction():
+            self._db.executemany(result_sql, [tuple(row.get(c) for c in RESULT_COLUMNS) for row in results])
+            self._db.executemany(cert_sql, [tuple(row.get(c) for c in CERTIFICATE_COLUMNS) for row in certificates])
+            self._db.execute("INSERT OR REPLACE INTO units (unit, finished) VALUES (?, ?)", (unit, time.time()))
+
+    def set_bounds(self, metric: str, lower: float, upper: float, higher_is_better: bool) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?)", (metric, lower, upper, int(higher_is_better))
+            )
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # ------------------------------------------------------------------ reading
+    def unit_done(self, unit: str) -> bool:
+        return self._db.execute("SELECT 1 FROM units WHERE unit = ?", (unit,)).fetchone() is not None
+
+    def finished_units(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT unit FROM units")}
+
+    def results(self, **where: Any) -> Iterator[dict[str, Any]]:
+        """Result rows as dicts, optionally filtered on key columns (``metric="x"``)."""
+        yield from self._select("results", RESULT_COLUMNS, where)
+
+    def certificates(self, **where: Any) -> Iterator[dict[str, Any]]:
+        yield from self._select("certificates", CERTIFICATE_COLUMNS, where)
+
+    def _select(self, table: str, columns: tuple[str, ...], where: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        bad = set(where) - set(columns)
+        if bad:
+            raise ValueError(f"cannot filter {table} on {sorted(bad)}; columns: {', '.join(columns)}")
+        clause = " AND ".join(f"{k} = ?" for k in where)
+        # table, columns and filter keys are schema constants (keys checked above); values are bound.
+        sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {clause}" if clause else "")  # noqa: S608
+        sql += f" ORDER BY {', '.join(columns[: len(RESULT_KEY if table == 'results' else CERTIFICATE_KEY)])}"
+        for row in self._db.execute(sql, tuple(where.values())):
+            yield dict(zip(columns, row, strict=True))
+
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        return {m: (lo, hi) for m, lo, hi, _ in self._db.execute("SELECT * FROM metrics")}
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of result rows done and failed, certificate rows, finished units."""
+        done, failed = self._db.execute("SELECT SUM(status = 'done'), SUM(status = 'failed') FROM results").fetchone()
+        (certs,) = self._db.execute("SELECT COUNT(*) FROM certificates").fetchone()
+        (units,) = self._db.execute("SELECT COUNT(*) FROM units").fetchone()
+        return {"results_done": done or 0, "results_failed": failed or 0, "certificates": certs, "units": units}
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
