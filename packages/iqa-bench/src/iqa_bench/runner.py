@@ -128,6 +128,8 @@ def plan(config: BenchConfig, items_by_dataset: dict[str, list[ImageItem]]) -> l
             for c in range(n_chunks):
                 units.append(Unit("clean", ds.name, metric.name, c))
                 for attack in config.attacks:
+                    if attack.images is not None and c * config.chunk_size >= attack.images:
+                        continue  # this attack evaluates only the first `images` items
                     for preset in attack.presets:
                         if "non-adaptive" in config.modes:
                             units.append(
@@ -181,6 +183,8 @@ class Runner:
         self.device = self.scorer.device
         self._components: dict[tuple[str, str, str | None], Any] = {}
         self.items: dict[str, list[ImageItem]] = {}
+        self._chunk_key: tuple[Any, ...] | None = None
+        self._chunk: _ChunkData | None = None
 
     # ------------------------------------------------------------------ components
     def _component(self, kind: str, spec: ComponentConfig, preset: str | None) -> Any:
@@ -207,9 +211,23 @@ class Runner:
 
     def run(self) -> RunSummary:
         start = time.perf_counter()
+        todo, summary = self.prepare_run()
+        with StepProgress("units", len(todo), enabled=self.progress) as bar:
+            for i, unit in enumerate(todo):
+                t0 = time.perf_counter()
+                results, certificates = self.compute(unit)
+                summary.compute_seconds += time.perf_counter() - t0
+                self.record(unit, results, certificates, summary)
+                bar.callback(i + 1, len(todo))
+        summary.seconds = time.perf_counter() - start
+        return summary
+
+    def prepare_run(self) -> tuple[list[Unit], RunSummary]:
+        """Load the datasets, record bounds and fingerprint; return the units still to do."""
         units = self.load()
         summary = RunSummary(units_total=len(units))
         self.store.set_meta("config_fingerprint", self.config.fingerprint())
+        self.store.set_meta("units_total", len(units))
         for metric_spec in self.config.metrics:
             metric = self._component("metric", metric_spec, None)
             self.store.set_bounds(metric_spec.name, metric.bounds.lower, metric.bounds.upper, metric.higher_is_better)
@@ -218,24 +236,29 @@ class Runner:
         summary.units_skipped = len(units) - len(todo)
         if summary.units_skipped:
             self.say(f"resuming: {summary.units_skipped} of {len(units)} units already done")
-        with StepProgress("units", len(todo), enabled=self.progress) as bar:
-            current: tuple[str, str, int] | None = None
-            chunk_data: _ChunkData | None = None
-            for i, unit in enumerate(todo):
-                where = (unit.dataset, unit.metric, unit.chunk)
-                if where != current or chunk_data is None:
-                    current = where
-                    chunk_data = self._load_chunk(unit)
-                t0 = time.perf_counter()
-                results, certificates = self._run_unit(unit, chunk_data)
-                summary.compute_seconds += time.perf_counter() - t0
-                self.store.write_unit(unit.id, results, certificates)
-                summary.units_run += 1
-                summary.rows_written += len(results) + len(certificates)
-                summary.rows_failed += sum(r.get("status") == "failed" for r in [*results, *certificates])
-                bar.callback(i + 1, len(todo))
-        summary.seconds = time.perf_counter() - start
-        return summary
+        return todo, summary
+
+    def record(
+        self, unit: Unit, results: list[dict[str, Any]], certificates: list[dict[str, Any]], summary: RunSummary
+    ) -> None:
+        """Write one unit's rows (one transaction) and count them."""
+        self.store.write_unit(unit.id, results, certificates)
+        summary.units_run += 1
+        summary.rows_written += len(results) + len(certificates)
+        summary.rows_failed += sum(r.get("status") == "failed" for r in [*results, *certificates])
+
+    def compute(self, unit: Unit) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows of one unit (no store access: executors may call this in worker processes)."""
+        where = (unit.dataset, unit.metric, unit.chunk, unit.kind == "certify" and unit.component)
+        if self._chunk_key != where or self._chunk is None:
+            self._chunk_key, self._chunk = where, self._load_chunk(unit)
+        data = self._chunk
+        if unit.kind in ("non-adaptive", "adaptive"):
+            limit = self._spec(self.config.attacks, unit.component).images
+            if limit is not None:
+                keep = max(0, limit - unit.chunk * self.config.chunk_size)
+                data = data.head(keep)
+        return self._run_unit(unit, data)
 
     # ------------------------------------------------------------------ chunks
     def _load_chunk(self, unit: Unit) -> _ChunkData:
@@ -552,7 +575,19 @@ class _ChunkData:
     items: list[ImageItem]
     images: Tensor
     failed: list[tuple[ImageItem, str]]
+    order: list[ImageItem] = field(default_factory=list)
     cache: dict[Any, Any] = field(default_factory=dict)
+
+    def head(self, n: int) -> _ChunkData:
+        """The first ``n`` items of the chunk (in chunk order, counting undecodable ones)."""
+        keep_ids = {item.id for item in self.order[:n]}
+        kept = [k for k, item in enumerate(self.items) if item.id in keep_ids]
+        return _ChunkData(
+            [self.items[k] for k in kept],
+            self.images[kept] if kept else self.images[:0],
+            [(item, err) for item, err in self.failed if item.id in keep_ids],
+            order=self.order[:n],
+        )
 
     @classmethod
     def load(cls, chunk_items: Sequence[ImageItem]) -> _ChunkData:
@@ -574,7 +609,7 @@ class _ChunkData:
             good.append(item)
             tensors.append(image)
         images = torch.stack(tensors) if tensors else torch.empty(0, 3, 1, 1)
-        return cls(good, images, failed)
+        return cls(good, images, failed, order=list(chunk_items))
 
 
 def estimate(config: BenchConfig, units: Sequence[Unit], items: dict[str, list[ImageItem]]) -> dict[str, Any]:
@@ -583,11 +618,14 @@ def estimate(config: BenchConfig, units: Sequence[Unit], items: dict[str, list[I
     images_per_kind: dict[str, int] = {}
     for unit in units:
         per_kind[unit.kind] = per_kind.get(unit.kind, 0) + 1
-        n = (
-            len(chunks(items[unit.dataset], config.chunk_size)[unit.chunk])
-            if unit.kind != "certify"
-            else (next(c for c in config.certifiers if c.name == unit.component).images or 10)
-        )
+        if unit.kind == "certify":
+            n = next(c for c in config.certifiers if c.name == unit.component).images or 10
+        else:
+            n = len(chunks(items[unit.dataset], config.chunk_size)[unit.chunk])
+            if unit.kind != "clean":
+                limit = next(a for a in config.attacks if a.name == unit.component).images
+                if limit is not None:
+                    n = min(n, max(0, limit - unit.chunk * config.chunk_size))
         images_per_kind[unit.kind] = images_per_kind.get(unit.kind, 0) + n
     return {
         "datasets": {name: len(v) for name, v in items.items()},
