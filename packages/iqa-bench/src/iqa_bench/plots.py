@@ -1,0 +1,137 @@
+"""Report figures with matplotlib (Agg canvas, no pyplot state): heatmaps, Pareto scatter, bars.
+
+Each function writes one file per requested format (``png``, ``svg``) as ``<stem>.<format>``
+and returns the paths. The global matplotlib backend is left untouched: figures are drawn on
+their own :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+FORMATS: tuple[str, ...] = ("png", "svg")
+
+
+def _text(value: Any) -> str:
+    """A label as literal text: ``$`` would otherwise start matplotlib mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def _save(figure: Figure, stem: Path, formats: Sequence[str]) -> list[Path]:
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown plot format(s) {unknown}; choose from {FORMATS}")
+    FigureCanvasAgg(figure)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        figure.savefig(path, format=fmt, dpi=120, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def heatmap(
+    values: Sequence[Sequence[float]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    stem: str | Path,
+    *,
+    title: str = "",
+    higher_is_better: bool = True,
+    digits: int = 2,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """A ``rows x cols`` heatmap with the values written in the cells (green = better, NaN blank)."""
+    array = np.asarray(values, dtype=np.float64).reshape(len(row_labels), len(col_labels))
+    figure = Figure(figsize=(1.0 + 0.8 * len(col_labels), 1.2 + 0.4 * len(row_labels)))
+    axes = figure.add_subplot()
+    masked = np.ma.masked_invalid(array)
+    image = axes.imshow(masked, cmap="RdYlGn" if higher_is_better else "RdYlGn_r", aspect="auto")
+    axes.set_xticks(range(len(col_labels)), [_text(label) for label in col_labels], rotation=40, ha="right")
+    axes.set_yticks(range(len(row_labels)), [_text(label) for label in row_labels])
+    for (i, j), value in np.ndenumerate(array):
+        if math.isfinite(value):
+            axes.text(j, i, f"{value:.{digits}f}", ha="center", va="center", fontsize=8)
+    figure.colorbar(image, ax=axes)
+    axes.set_title(_text(title))
+    return _save(figure, Path(stem), formats)
+
+
+def pareto_scatter(
+    points: Sequence[Mapping[str, Any]],
+    x: str,
+    y: str,
+    stem: str | Path,
+    *,
+    label: str = "label",
+    x_label: str | None = None,
+    y_label: str | None = None,
+    title: str = "",
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Scatter of ``points[x]`` vs ``points[y]``; points flagged ``pareto`` are red and joined."""
+    figure = Figure(figsize=(6.4, 4.4))
+    axes = figure.add_subplot()
+    finite = [p for p in points if math.isfinite(float(p[x])) and math.isfinite(float(p[y]))]
+    others = [p for p in finite if not p.get("pareto")]
+    front = sorted((p for p in finite if p.get("pareto")), key=lambda p: (float(p[x]), float(p[y])))
+    axes.scatter([float(p[x]) for p in others], [float(p[y]) for p in others], color="#1f77b4", alpha=0.8)
+    axes.scatter([float(p[x]) for p in front], [float(p[y]) for p in front], color="#d62728", zorder=3)
+    if len(front) > 1:
+        axes.plot([float(p[x]) for p in front], [float(p[y]) for p in front], color="#d62728", linewidth=1.5)
+    for p in front:
+        axes.annotate(
+            _text(p.get(label, "")), (float(p[x]), float(p[y])), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
+    axes.set_xlabel(_text(x_label or x))
+    axes.set_ylabel(_text(y_label or y))
+    axes.set_title(_text(title))
+    axes.grid(alpha=0.3)
+    return _save(figure, Path(stem), formats)
+
+
+def bar_chart(
+    table: Sequence[Mapping[str, Any]],
+    value: str,
+    stem: str | Path,
+    *,
+    label: str = "defence",
+    group: str | None = "mode",
+    error: str | None = None,
+    title: str = "",
+    y_label: str | None = None,
+    formats: Sequence[str] = FORMATS,
+) -> list[Path]:
+    """Bars of ``table[value]`` per ``label`` (one bar per ``group`` value side by side, ``error`` as whiskers)."""
+    labels = list(dict.fromkeys(str(row[label]) for row in table))
+    groups = list(dict.fromkeys(str(row[group]) for row in table)) if group else [""]
+    figure = Figure(figsize=(1.5 + 0.55 * len(labels) * max(1, len(groups)) ** 0.5, 4.0))
+    axes = figure.add_subplot()
+    width = 0.8 / len(groups)
+    positions = np.arange(len(labels))
+    for k, name in enumerate(groups):
+        rows = {str(row[label]): row for row in table if not group or str(row[group]) == name}
+        heights = [float(rows[n][value]) if n in rows else math.nan for n in labels]
+        errors = [float(rows[n][error]) if error and n in rows else 0.0 for n in labels] if error else None
+        axes.bar(
+            positions + (k - (len(groups) - 1) / 2) * width,
+            heights,
+            width,
+            yerr=errors,
+            label=_text(name) if name else None,
+        )
+    axes.set_xticks(positions, [_text(n) for n in labels], rotation=40, ha="right")
+    axes.set_ylabel(_text(y_label or value))
+    axes.set_title(_text(title))
+    if group and len(groups) > 1:
+        axes.legend(fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+    return _save(figure, Path(stem), formats)

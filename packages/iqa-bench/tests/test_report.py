@@ -1,0 +1,142 @@
+"""write_report end to end on synthetic rows: every format, readable outputs, consistent numbers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from _synthetic import BOUNDS, synthetic_rows
+from PIL import Image
+
+from iqa_bench import aggregate, leaderboard
+from iqa_bench.report import FORMATS, build_report, write_report
+
+CERTIFICATES = [
+    {
+        "dataset": "koniq",
+        "image": f"img-{i:02d}",
+        "metric": "m-wide",
+        "certifier": "rs",
+        "certifier_preset": "default",
+        "mos": float(i),
+        "abstained": int(i == 0),
+        "radius": None if i == 0 else 0.1 * i,
+        "score": None if i == 0 else float(i),
+        "seconds": 1.0,
+        "status": "done",
+    }
+    for i in range(5)
+]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    out = tmp_path_factory.mktemp("report")
+    return write_report(iter(synthetic_rows()), iter(CERTIFICATES), BOUNDS, out)
+
+
+def test_every_format_is_written(written: dict[str, list[Path]]) -> None:
+    assert set(written) == {"csv", "json", "md", "html", "png", "svg"}
+    names = {p.name for p in written["csv"]}
+    for table in (
+        "experiments",
+        "by_defence",
+        "by_metric",
+        "by_attack",
+        "by_attack_strength",
+        "by_dataset",
+        "by_defence_type",
+        "certified",
+        "by_certifier",
+        "preset_selection",
+        "wilcoxon_d_defended",
+        "pareto_d_srocc_adv",
+        "pareto_gain_quality",
+        "winrate_d_defended_koniq_non-adaptive",
+    ):
+        assert f"{table}.csv" in names
+    for path in (p for paths in written.values() for p in paths):
+        assert path.exists() and path.stat().st_size > 0
+    for png in written["png"]:
+        with Image.open(png) as image:
+            assert image.width > 100 and image.height > 100
+    assert {p.stem for p in written["png"]} == {p.stem for p in written["svg"]}
+    assert all(p.read_text().lstrip().startswith(("<?xml", "<svg")) for p in written["svg"])
+
+
+def test_tables_agree_with_aggregate(written: dict[str, list[Path]]) -> None:
+    out = written["csv"][0].parent
+    with (out / "experiments.csv").open(newline="") as handle:
+        experiments = list(csv.DictReader(handle))
+    direct = aggregate.summarise(synthetic_rows(), BOUNDS)
+    assert len(experiments) == len(direct)
+    first = direct[0]
+    row = next(r for r in experiments if all(r[k] == first[k] for k in aggregate.EXPERIMENT_KEY))
+    assert float(row["d"]) == pytest.approx(first["d"])
+    with (out / "preset_selection.csv").open(newline="") as handle:
+        selection = {(r["mode"], r["defence"]): r["preset"] for r in csv.DictReader(handle)}
+    assert selection[("non-adaptive", "good")] == "p2"
+    with (out / "by_defence.csv").open(newline="") as handle:
+        by_defence = list(csv.DictReader(handle))
+    good = next(r for r in by_defence if (r["defence"], r["mode"]) == ("good", "non-adaptive"))
+    chosen = [
+        s
+        for s in direct
+        if (s["defence"], s["defence_preset"], s["mode"]) == ("good", "p2", "non-adaptive") and s["attack"] != "none"
+    ]
+    assert float(good["d_defended"]) == pytest.approx(sum(s["d_defended"] for s in chosen) / len(chosen))
+    with (out / "winrate_d_defended_koniq_non-adaptive.csv").open(newline="") as handle:
+        matrix = {r["defence"]: r for r in csv.DictReader(handle)}
+    assert float(matrix["good"]["bad"]) == 100.0 and matrix["good"]["good"] == ""
+
+
+def test_json_outputs(written: dict[str, list[Path]]) -> None:
+    board, full = written["json"]
+    entries = leaderboard.load_entries(board)
+    assert [e["method"] for e in entries] == ["bad", "good", "none"]
+    data = json.loads(full.read_text())
+    assert {"experiments", "by_defence", "certified"} <= set(data["tables"])
+    assert data["tables"]["certified"][0]["abstention"] == pytest.approx(20.0)
+    assert data["win_rates"][0]["family_size"] > 0
+
+
+def test_markdown_and_html(written: dict[str, list[Path]]) -> None:
+    md = written["md"][0].read_text()
+    assert md.startswith("# iqa-bench report")
+    assert "## by defence" in md and "| D^(D) |" in md and "## win rates on d\\_defended" in md
+    page = written["html"][0].read_text()
+    assert page.count("<svg") >= 6 and 'id="leaderboard"' in page and 'id="certified"' in page
+
+
+def test_formats_subset_empty_input_and_errors(tmp_path: Path) -> None:
+    only = write_report([], None, BOUNDS, tmp_path / "empty", formats=("csv", "json", "md", "html", "svg"))
+    assert "png" not in only and only["svg"] == []
+    assert "No results to show." in only["html"][0].read_text()
+    assert json.loads(only["json"][0].read_text()) == []
+    with pytest.raises(ValueError, match="unknown report format"):
+        write_report([], None, BOUNDS, tmp_path / "x", formats=("pdf",))
+    assert set(FORMATS) >= {"csv", "json", "md", "html", "png"}
+
+
+def test_defence_types_and_attack_types_reach_the_tables() -> None:
+    report = build_report(
+        synthetic_rows(),
+        None,
+        BOUNDS,
+        defence_types=aggregate.PAPER_DEFENCE_GROUPS | {"good": "denoising", "bad": "filtering"},
+        attack_types={"fgsm": "restricted WB", "advcf": "unrestricted WB"},
+        wilcoxon_values=("d_defended", "psnr"),
+    )
+    assert {r["defence_type"] for r in report.tables["by_defence_type"]} == {"none", "denoising", "filtering"}
+    assert {r["attack_type"] for r in report.tables["by_attack"]} == {"restricted WB", "unrestricted WB"}
+    assert {key[0] for key in report.win_rates} == {"d_defended", "psnr"}
+    assert report.entries[1]["defence_type"] == "denoising"
+
+
+def test_attack_types_in_written_figures_and_page(tmp_path: Path) -> None:
+    types = {"fgsm": "restricted WB", "advcf": "unrestricted WB"}
+    written = write_report(synthetic_rows(), None, BOUNDS, tmp_path, formats=("html", "svg"), attack_types=types)
+    assert "unrestricted WB" in written["html"][0].read_text()
+    assert any(p.name == "heatmap_gain_adaptive.svg" for p in written["svg"])
