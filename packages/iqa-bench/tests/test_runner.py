@@ -196,3 +196,10 @@ def test_attack_image_limit_evaluates_only_the_first_items(tmp_path, image_folde
         clean = {r["image"] for r in store.results(attack="none")}
     assert attacked == {f"img{i:02d}.png" for i in range(5)}
     assert len(clean) == 10
+
+
+def test_presets_all_expands_from_the_registry(tmp_path, image_folder, toy_plugins):
+    from iqa_bench.runner import expand_presets
+
+    config = parse_config(_config(tmp_path, image_folder, defences=[{"name": "toy-blur", "presets": "all"}]))
+    assert expand_presets(config).defences[0].presets == ("k3", "k5")

@@ -91,9 +91,14 @@ def _int(value: Any, where: str, minimum: int = 0) -> int:
     return int(value)
 
 
+ALL_PRESETS = "all"
+
+
 def _presets(value: Any, where: str) -> tuple[str | None, ...]:
     if value is None:
         return (None,)
+    if value == ALL_PRESETS:
+        return (ALL_PRESETS,)  # expanded from the registry when the run starts
     _expect(
         isinstance(value, list) and all(isinstance(v, str) for v in value) and value,
         where,

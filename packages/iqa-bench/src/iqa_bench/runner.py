@@ -26,16 +26,16 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from iqa_core import Scorer, create, defended, measures
+from iqa_core import Scorer, create, defended, measures, registry
 
 from . import datasets
-from .config import BenchConfig, ComponentConfig, DatasetConfig
+from .config import ALL_PRESETS, BenchConfig, ComponentConfig, DatasetConfig
 from .datasets import ImageItem
 from .progress import StepProgress
 from .schema import NONE
@@ -113,6 +113,26 @@ def dataset_items(config: DatasetConfig, seed: int = 0) -> list[ImageItem]:
     if config.limit is not None:
         items = items[: config.limit]
     return items
+
+
+def expand_presets(config: BenchConfig) -> BenchConfig:
+    """Replace ``presets: all`` by every preset the registry lists for that component (weak -> strong)."""
+
+    def expand(kind: str, specs: tuple[ComponentConfig, ...]) -> tuple[ComponentConfig, ...]:
+        out = []
+        for spec in specs:
+            if spec.presets == (ALL_PRESETS,):
+                names = tuple(registry.presets(kind, spec.name)) or (None,)
+                spec = replace(spec, presets=names)
+            out.append(spec)
+        return tuple(out)
+
+    return replace(
+        config,
+        attacks=expand("attack", config.attacks),
+        defences=expand("defence", config.defences),
+        certifiers=expand("certifier", config.certifiers),
+    )
 
 
 def chunks(items: Sequence[ImageItem], size: int) -> list[list[ImageItem]]:
@@ -205,6 +225,7 @@ class Runner:
 
     # ------------------------------------------------------------------ run
     def load(self) -> list[Unit]:
+        self.config = expand_presets(self.config)
         for ds in self.config.datasets:
             self.items[ds.name] = dataset_items(ds, self.config.seed)
         return plan(self.config, self.items)
