@@ -74,3 +74,10 @@ def gpu(session: nox.Session) -> None:
     if "True" not in str(probe):
         session.skip("no CUDA device is visible (torch.cuda.is_available() is False): GPU scenarios not run")
     session.run("pytest", "tests-integration", "-q", "-m", "gpu", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def perf(session: nox.Session) -> None:
+    """Speed and memory ratios -> docs/performance.md and docs/performance.json."""
+    sync(session, "--all-packages", "--group", "dev")
+    session.run("python", "tools/benchmarks/perf.py", *session.posargs)

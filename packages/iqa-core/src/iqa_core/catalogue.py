@@ -87,6 +87,6 @@ KNOWN_COMPONENTS: dict[str, dict[str, str]] = {
             "fcn-filter",
         )
     },
-    "denoiser": {name: "iqa-purify" for name in ("dncnn", "diffusion-one-step")},
+    "denoiser": {name: "iqa-purify" for name in ("dncnn", "diffusion-one-step", "diffusion-reverse")},
     "certifier": {name: "iqa-certify" for name in ("rs", "drs", "ddrs", "densepure", "ms", "dms")},
 }

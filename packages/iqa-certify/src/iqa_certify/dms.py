@@ -1,0 +1,34 @@
+"""DMS: denoised median smoothing (Chiang et al., NeurIPS 2020)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .denoising import DenoiserLike
+from .ms import MS
+
+
+class DMS(MS):
+    """Median smoothing of ``metric(denoiser(x + noise, sigma))``; bounds as :class:`~iqa_certify.ms.MS`.
+
+    ``denoiser`` is a registry name (default ``"dncnn"``, provided by iqa-purify) or any object
+    callable as ``denoiser(noisy, sigma, *, generator=None)``.
+    """
+
+    name: ClassVar[str] = "dms"
+    default_denoiser: ClassVar[str] = "dncnn"
+
+    def __init__(
+        self,
+        sigma: float = 0.12,
+        eps: float = 0.05,
+        n: int = 1000,
+        alpha: float = 0.001,
+        denoiser: DenoiserLike | None = None,
+        **options: Any,
+    ) -> None:
+        chosen = self.default_denoiser if denoiser is None else denoiser
+        super().__init__(sigma, eps, n, alpha, denoiser=chosen, **options)
+
+
+__all__ = ["DMS"]

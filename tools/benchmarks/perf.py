@@ -1,0 +1,208 @@
+"""Speed and memory figures, as ratios measured in one run on one machine (``nox -s perf``).
+
+Writes ``docs/performance.md`` and ``docs/performance.json``. Every figure says the command that
+measured it. Absolute seconds are printed for context only; compare ratios.
+
+* Scorer: batched vs per-image throughput on the demo metric.
+* Attack overhead: I-FGSM wall time over ``iterations x`` one pure forward+backward of the metric.
+* Defence throughput: images per second of each installed cheap defence at its default preset.
+* Bench orchestration overhead: wall time of a run over the component compute time it recorded.
+* Peak memory of a bench run at 100 vs 1000 images (streamed chunks: should stay flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = "uv run --locked nox -s perf"
+
+
+def _timed(fn, repeat: int = 3) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def scorer_figures(device: str) -> dict[str, Any]:
+    from iqa_core import Scorer, create
+    from iqa_core.testing import toy_images
+
+    metric = create("metric", "demo-cnniqa").to(device)
+    images = toy_images(64, (192, 256))
+    batched = _timed(lambda: Scorer(device, batch_size=32).score(metric, images))
+    single = _timed(lambda: [Scorer(device, batch_size=1).score(metric, images[i : i + 1]) for i in range(64)])
+    return {"images": 64, "size": "192x256", "batched_s": batched, "per_image_s": single, "speedup": single / batched}
+
+
+def attack_figures(device: str) -> dict[str, Any]:
+    from iqa_core import create
+    from iqa_core.testing import toy_images
+
+    metric = create("metric", "demo-cnniqa").to(device)
+    x = toy_images(16, (192, 256)).to(device)
+    attack = create("attack", "ifgsm", preset="strong")
+
+    def forward_backward() -> None:
+        xi = x.clone().requires_grad_(True)
+        metric(xi).sum().backward()
+
+    pure = _timed(forward_backward)
+    full = _timed(lambda: attack(metric, x))
+    return {
+        "attack": "ifgsm[strong]",
+        "iterations": attack.iterations,
+        "attack_s": full,
+        "forward_backward_s": pure,
+        "overhead_ratio": full / (attack.iterations * pure),
+    }
+
+
+def defence_figures(device: str) -> dict[str, Any]:
+    from iqa_core import available, create
+    from iqa_core.testing import toy_images
+
+    x = toy_images(16, (192, 256)).to(device)
+    out = {}
+    for name in available("defence"):
+        try:
+            defence = create("defence", name)
+            if isinstance(defence, torch.nn.Module):
+                defence.to(device)
+            generator = torch.Generator(device=device).manual_seed(0)
+            seconds = _timed(lambda d=defence, g=generator: d(x, generator=g), repeat=2)
+        except Exception as error:  # noqa: BLE001 - neural defences without weights offline are reported
+            out[name] = {"error": f"{type(error).__name__}: {str(error)[:120]}"}
+            continue
+        out[name] = {"images_per_s": 16 / seconds}
+    return out
+
+
+BENCH_SCRIPT = """
+import json, resource, sys, time
+sys.path.insert(0, {tools!r})
+from iqa_core import registry
+from iqa_core.testing import ToyMetric, ToySignAttack, ToyBlurDefence
+registry.register("metric", "toy-metric", ToyMetric, replace=True)
+registry.register("attack", "toy-sign", ToySignAttack, replace=True)
+registry.register("defence", "toy-blur", ToyBlurDefence, replace=True)
+from iqa_bench.config import parse_config
+from iqa_bench.runner import Runner
+from iqa_bench.store import ResultStore
+config = parse_config(json.loads({config!r}))
+with ResultStore(config.store_path) as store:
+    summary = Runner(config, store, progress=False).run()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": summary.seconds, "compute": summary.compute_seconds, "peak_kb": peak}}))
+"""
+
+
+def _image_folder(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    lines = ["name,mos"]
+    for i in range(n):
+        name = f"{i:05d}.png"
+        Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(folder / name)
+        lines.append(f"{name},{rng.random() * 100:.3f}")
+    (folder / "mos.csv").write_text("\n".join(lines))
+
+
+def bench_figures() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (100, 1000):
+            folder = Path(tmp) / f"d{n}"
+            _image_folder(folder, n)
+            config = {
+                "datasets": [{"name": "d", "kind": "folder", "root": str(folder), "csv": "mos.csv"}],
+                "metrics": ["toy-metric"],
+                "attacks": [{"name": "toy-sign", "presets": ["strong"]}],
+                "defences": [{"name": "toy-blur"}],
+                "mode": "both",
+                "device": "cpu",
+                "chunk_size": 50,
+                "store": str(Path(tmp) / f"s{n}.sqlite"),
+            }
+            script = BENCH_SCRIPT.format(tools=str(ROOT / "tools"), config=json.dumps(config))
+            proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            figures = json.loads(proc.stdout.strip().splitlines()[-1])
+            out[str(n)] = {**figures, "overhead_ratio": figures["seconds"] / figures["compute"]}
+    out["peak_memory_ratio_1000_vs_100"] = out["1000"]["peak_kb"] / out["100"]["peak_kb"]
+    return out
+
+
+def write(figures: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "performance.json").write_text(json.dumps(figures, indent=2))
+    s, a, b = figures["scorer"], figures["attack"], figures["bench"]
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `{COMMAND}` on {figures['machine']} ({figures['device']}), {figures['date']}.",
+        "Ratios are measured within one run; absolute seconds are for context only.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| Scorer batched vs per-image speed-up (demo metric, {s['images']} images {s['size']}) "
+        f"| {s['speedup']:.2f}x |",
+        f"| I-FGSM time / ({a['iterations']} x forward+backward) | {a['overhead_ratio']:.3f} |",
+        f"| bench orchestration overhead (wall / component compute), 100 images | {b['100']['overhead_ratio']:.3f} |",
+        f"| bench orchestration overhead (wall / component compute), 1000 images | {b['1000']['overhead_ratio']:.3f} |",
+        f"| peak memory, 1000 vs 100 images | {b['peak_memory_ratio_1000_vs_100']:.3f} "
+        f"({b['100']['peak_kb'] / 1024:.0f} MiB vs {b['1000']['peak_kb'] / 1024:.0f} MiB) |",
+        "",
+        "## Defence throughput (16 images 192x256, default preset)",
+        "",
+        "| defence | images/s |",
+        "|---|---|",
+    ]
+    for name, value in sorted(figures["defences"].items()):
+        cell = f"{value['images_per_s']:.1f}" if "images_per_s" in value else f"not measured: {value['error']}"
+        lines.append(f"| {name} | {cell} |")
+    lines.append("")
+    (out_dir / "performance.md").write_text("\n".join(lines))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    os.environ.setdefault("IQA_OFFLINE", "1")
+    figures = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU",
+        "date": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "scorer": scorer_figures(args.device),
+        "attack": attack_figures(args.device),
+        "defences": defence_figures(args.device),
+        "bench": bench_figures(),
+        "max_rss_kb_driver": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+    write(figures, Path(args.out))
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
