@@ -1,3 +1,11 @@
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import torch
+
+# Tiny test tensors: one intra-op thread avoids oversubscription on shared CI machines.
+torch.set_num_threads(1)

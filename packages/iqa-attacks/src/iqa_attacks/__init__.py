@@ -1,12 +1,74 @@
 """iqa-attacks: adversarial attacks on NR-IQA metrics, behind the ``iqa_core.Attack`` contract.
 
-Components are reached through the registry (``iqa_core.create("attack", "ifgsm")``).
+Components are reached through the registry (``iqa_core.create("attack", "apgd", preset="strong")``);
+the classes are importable from here as well. Every attack pushes the metric's predicted quality
+up by default (``direction="down"`` lowers it), returns images in [0, 1] of the input's shape, holds
+its ``budget`` exactly and is deterministic under a ``torch.Generator``.
 """
 
-from .base import WhiteBoxAttack, project_linf
+from .advcf import AdvCF
+from .amifgsm import AMIFGSM
+from .apgd import APGD
+from .base import BlackBoxAttack, QueryOracle, WhiteBoxAttack, project_linf
+from .cadv import CAdv
+from .calibrate import CalibrationResult, calibrate, calibrate_joint, load_presets
+from .calibration_spec import CalibrationSpec
+from .facpa import FACPA
+from .fgsm import FGSM
 from .ifgsm import IFGSM
+from .korhonen import Korhonen
 from .loss import attack_loss, attack_sign
+from .madc import MADC
+from .mifgsm import MIFGSM
+from .naturalness import MSCNNaturalness
+from .nes import NES
+from .onepixel import OnePixel
+from .parsimonious import Parsimonious
+from .patch_rs import PatchRS
+from .square import Square
+from .ssah import SSAH
+from .stadv import StAdv
+from .trainable import TrainableAttackBase
+from .uap import UAP
+from .zhang import Zhang, ZhangDISTS, ZhangLPIPS, ZhangSSIM
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["IFGSM", "WhiteBoxAttack", "__version__", "attack_loss", "attack_sign", "project_linf"]
+__all__ = [
+    "AMIFGSM",
+    "APGD",
+    "FACPA",
+    "FGSM",
+    "IFGSM",
+    "MADC",
+    "MIFGSM",
+    "NES",
+    "SSAH",
+    "UAP",
+    "AdvCF",
+    "BlackBoxAttack",
+    "CAdv",
+    "CalibrationResult",
+    "CalibrationSpec",
+    "Korhonen",
+    "MSCNNaturalness",
+    "OnePixel",
+    "Parsimonious",
+    "PatchRS",
+    "QueryOracle",
+    "Square",
+    "StAdv",
+    "TrainableAttackBase",
+    "WhiteBoxAttack",
+    "Zhang",
+    "ZhangDISTS",
+    "ZhangLPIPS",
+    "ZhangSSIM",
+    "__version__",
+    "attack_loss",
+    "attack_sign",
+    "calibrate",
+    "calibrate_joint",
+    "load_presets",
+    "project_linf",
+]

@@ -161,7 +161,7 @@ class BlackBoxAttack(abc.ABC):
     ) -> None:
         self.budget = budget
         self.direction: Direction = check_direction(direction)
-        self.max_queries = check_count("max_queries", max_queries)
+        self.max_queries = check_count("max_queries", max_queries, 3)
         if stop_gain is not None:
             check_positive("stop_gain", stop_gain)
         self.stop_gain = stop_gain
@@ -192,3 +192,45 @@ class BlackBoxAttack(abc.ABC):
         return (
             f"{type(self).__name__}(budget={self.budget}, max_queries={self.max_queries}, direction={self.direction!r})"
         )
+
+
+def ssim_limit(reference: Tensor, render: Any, min_ssim: float, *, steps: int = 12) -> Tensor:
+    """Largest per-image strength ``t`` in [0, 1] with SSIM(reference, render(t)) >= ``min_ssim``.
+
+    ``render(t)`` maps a ``(N,)`` tensor of strengths to images, with ``render(0) == reference``
+    (SSIM 1) and SSIM falling as ``t`` grows. Bisection over ``t``; the result always satisfies the
+    budget (images whose full-strength result already does get ``t = 1``).
+    """
+    from iqa_core.measures import ssim
+
+    n = reference.shape[0]
+    ones = torch.ones(n, device=reference.device)
+    with torch.no_grad():
+        ok_full = ssim(reference, render(ones)) >= min_ssim
+        if bool(ok_full.all()):
+            return ones
+        lo, hi = torch.zeros(n, device=reference.device), ones.clone()
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            ok = ssim(reference, render(mid)) >= min_ssim
+            lo = torch.where(ok, mid, lo)
+            hi = torch.where(ok, hi, mid)
+        return torch.where(ok_full, ones, lo)
+
+
+def best_on_path(metric: Metric, direction: Direction, render: Any, t_max: Tensor, *, points: int = 4) -> Tensor:
+    """``render(t)`` at the ``t`` in ``{0, t_max / points, ..., t_max}`` with the highest loss, per image.
+
+    ``t = 0`` must render the source exactly, so the result never scores worse than the source.
+    Costs ``points + 1`` forward passes of the metric.
+    """
+    with torch.no_grad():
+        best = render(torch.zeros_like(t_max))
+        best_loss = attack_loss(metric, metric(best), direction)
+        for k in range(1, points + 1):
+            candidate = render(t_max * (k / points))
+            loss = attack_loss(metric, metric(candidate), direction)
+            better = loss > best_loss
+            best = torch.where(per_image(better, best), candidate, best)
+            best_loss = torch.where(better, loss, best_loss)
+    return best

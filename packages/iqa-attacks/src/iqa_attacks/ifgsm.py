@@ -10,6 +10,7 @@ from torch import Tensor
 from iqa_core import Budget, Metric
 
 from .base import WhiteBoxAttack, project_linf
+from .calibration_spec import CalibrationSpec
 from .loss import Direction
 
 
@@ -31,6 +32,9 @@ class IFGSM(WhiteBoxAttack):
         "strong": {"eps": 8 / 255, "alpha": 3.26e-3, "iterations": 10},
     }
     default_preset = "medium"
+    calibration = CalibrationSpec(
+        "alpha", 2e-4, 4e-3, "linf", fixed={"eps": 10 / 255, "iterations": 10}, budget_param="eps"
+    )
 
     def __init__(
         self,

@@ -115,10 +115,13 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) ->
         rows = list(store.results())
         certificates = list(store.certificates())
         bounds = store.bounds()
-    kwargs = {} if formats is None else {"formats": tuple(formats)}
-    written = write_report(rows, certificates, bounds, out, **kwargs)
-    for path in written if isinstance(written, (list, tuple)) else [written]:
-        print(path)
+    if formats is None:
+        written = write_report(rows, certificates, bounds, out)
+    else:
+        written = write_report(rows, certificates, bounds, out, tuple(formats))
+    for paths in written.values():
+        for path in paths:
+            print(path)
     return 0
 
 

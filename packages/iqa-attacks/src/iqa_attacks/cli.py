@@ -1,0 +1,196 @@
+"""``iqa-attacks`` command line: ``calibrate ATTACK --metric M --images DIR`` and ``bench --metric M``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def load_folder(folder: str | Path, limit: int | None = None) -> list[Tensor]:
+    """Images of a folder (sorted by name) as ``(1, 3, H, W)`` float tensors in [0, 1], grouped later by size."""
+    import numpy as np
+
+    try:
+        from PIL import Image
+    except ImportError as error:  # pillow is not a dependency of the library, only of this command
+        raise SystemExit("reading --images needs Pillow: `pip install pillow`") from error
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise SystemExit(f"--images {root}: not a folder")
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if limit is not None:
+        files = files[:limit]
+    if not files:
+        raise SystemExit(f"--images {root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    out = []
+    for path in files:
+        with Image.open(path) as image:
+            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        out.append(torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous())
+    return out
+
+
+def group_by_size(images: list[Tensor]) -> list[Tensor]:
+    groups: dict[tuple[int, ...], list[Tensor]] = {}
+    for image in images:
+        groups.setdefault(tuple(image.shape[-2:]), []).append(image)
+    return [torch.cat(g) for g in groups.values()]
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"{what} expects NAME=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iqa-attacks", description="Adversarial attacks on NR-IQA metrics.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cal = sub.add_parser("calibrate", help="fit the weak/medium/strong presets of an attack (benchmark A.3.4)")
+    cal.add_argument("attack", help="registry name of the attack, e.g. ifgsm")
+    cal.add_argument("--metric", required=True, help="registry name of the metric")
+    cal.add_argument("--images", required=True, help="folder of calibration images (the benchmark uses 50)")
+    cal.add_argument("--limit", type=int, default=50, help="use the first N images (default 50)")
+    cal.add_argument("--parameter", help="strength parameter to vary (default: the attack's own)")
+    cal.add_argument("--values", help="comma-separated parameter values (default: 10 over the attack's range)")
+    cal.add_argument(
+        "--measure", choices=["linf", "psnr", "ssim", "l0"], help="restriction measure (default: the attack's)"
+    )
+    cal.add_argument("--targets", help="three comma-separated targets, weak,medium,strong")
+    cal.add_argument(
+        "--fixed", action="append", default=[], metavar="NAME=VALUE", help="parameter held fixed (JSON value)"
+    )
+    cal.add_argument(
+        "--joint",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH",
+        help="several strength parameters moved together (repeat); replaces --parameter",
+    )
+    cal.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--out", help="preset file to write (JSON; default: ATTACK-METRIC-presets.json)")
+    bench = sub.add_parser("bench", help="overhead of white-box attacks and queries/s of black-box ones")
+    bench.add_argument("--metric", required=True, help="registry name of the metric")
+    bench.add_argument("--attacks", help="comma-separated attack names (default: every installed attack)")
+    bench.add_argument("--preset", default=None, help="preset of every attack (default: each one's default)")
+    bench.add_argument("--images", help="folder of images (default: random smooth images)")
+    bench.add_argument("--size", type=int, default=128, help="side of the generated images (default 128)")
+    bench.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
+    bench.add_argument("--device", default="cpu")
+    bench.add_argument("--out", help="write the results as JSON")
+    return parser
+
+
+def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from iqa_core import available, create
+    from iqa_core.testing import toy_images
+
+    from .benchmark import bench_attack
+
+    metric = create("metric", args.metric)
+    if isinstance(metric, torch.nn.Module):
+        metric = metric.to(args.device).eval()
+    if args.images:
+        images = group_by_size(load_folder(args.images, args.batch))[0]
+    else:
+        images = toy_images(args.batch, (args.size, args.size))
+    images = images.to(args.device)
+    names = args.attacks.split(",") if args.attacks else available("attack")
+    results = []
+    for name in names:
+        attack = create("attack", name, preset=args.preset)
+        if hasattr(attack, "fit"):
+            attack.fit(metric, images, generator=torch.Generator().manual_seed(0))
+        result = bench_attack(attack, metric, images).to_dict()
+        results.append(result)
+        ratio = f"overhead {result['overhead']:.3f}" if result["overhead"] is not None else ""
+        qps = f"{result['queries_per_s']:.1f} queries/s" if result["queries_per_s"] is not None else ""
+        print(f"{name:>14}: {result['wall_s']:.3f} s  {ratio}{qps}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    from iqa_core import create, registry
+
+    from .calibrate import calibrate, calibrate_joint
+    from .calibration_spec import CalibrationSpec
+
+    factory = registry.factory("attack", args.attack)
+    metric = create("metric", args.metric)
+    if isinstance(metric, torch.nn.Module):
+        metric = metric.to(args.device).eval()
+    batches = [b.to(args.device) for b in group_by_size(load_folder(args.images, args.limit))]
+    fixed = {k: _value(v) for k, v in _pairs(args.fixed, "--fixed").items()}
+    targets = [float(t) for t in args.targets.split(",")] if args.targets else None
+    if args.joint:
+        ranges = {}
+        for key, span in _pairs(args.joint, "--joint").items():
+            low, _, high = span.partition(":")
+            ranges[key] = (float(low), float(high))
+        own = getattr(factory, "calibration", None)
+        measure = args.measure or (own.measure if own is not None else None)
+        if measure is None:
+            raise SystemExit("--joint needs --measure for an attack without a calibration spec")
+        result = calibrate_joint(
+            factory, metric, batches, ranges, measure=measure, targets=targets, fixed=fixed, seed=args.seed
+        )
+    else:
+        spec = getattr(factory, "calibration", None)
+        if (args.parameter or spec is None) and not (args.parameter and args.values and args.measure):
+            raise SystemExit("give --parameter, --values and --measure for an attack without a calibration spec")
+        if args.parameter:
+            spec = CalibrationSpec(
+                args.parameter,
+                0.0,
+                1.0,
+                args.measure or (spec.measure if spec else "linf"),
+                fixed=dict(spec.fixed) if spec and spec.parameter == args.parameter else {},
+                budget_param=spec.budget_param if spec else None,
+            )
+        values = [float(v) for v in args.values.split(",")] if args.values else None
+        result = calibrate(
+            factory, metric, batches, spec=spec, values=values, targets=targets, fixed=fixed, seed=args.seed
+        )
+    out = Path(args.out) if args.out else Path(f"{args.attack}-{args.metric}-presets.json")
+    result.save(out)
+    print(f"wrote {out}")
+    for strength, preset in result.presets.items():
+        print(f"{strength:>7}: {json.dumps(preset)}")
+    return result.to_dict()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "calibrate":
+        run_calibrate(args)
+    elif args.command == "bench":
+        run_bench(args)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""``iqa-metrics`` command line: ``download`` (prefetch weights) and ``bounds`` (bounds procedure).
+
+``iqa-metrics download NAME...``
+    Ported metrics (linearity, koncept512, spaq, fpr): fetched through :mod:`iqa_core.weights` when a
+    sha256 is known; otherwise (no published hash) ``--from FILE`` checks the file's key layout and
+    copies it into the weights cache, and without ``--from`` the URL to fetch it from is printed.
+    pyiqa metrics: built once with downloads allowed, which fills pyiqa's / torch.hub's caches.
+``iqa-metrics bounds NAME --images DIR [--output FILE] [--param KEY=VALUE ...]``
+    The benchmark's bounds procedure on the images of DIR (see :mod:`iqa_metrics.bounds`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from iqa_core.weights import fetch, offline
+
+from .specs import OFFICIAL_WEIGHTS, OfficialWeights
+
+
+def _port_class(name: str) -> Any:
+    if name == "linearity":
+        from .linearity import LinearityNet
+
+        return LinearityNet
+    if name == "koncept512":
+        from .koncept import KonCept512Net
+
+        return KonCept512Net
+    if name == "spaq":
+        from .spaq import SPAQNet
+
+        return SPAQNet
+    from .fpr import FPRNet
+
+    return FPRNet
+
+
+def check_official_file(official: OfficialWeights, path: str | Path) -> None:
+    """Raise ``ValueError`` unless ``path`` is a checkpoint with the official key layout of ``official``."""
+    import torch
+
+    from ._checkpoint import check_layout, extract_state_dict, layout_of, read_checkpoint
+
+    checkpoint = read_checkpoint(path)
+    if official.metric == "linearity":
+        if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+            raise ValueError(f"{path} is not a LinearityIQA checkpoint ({{'model': ..., 'k': ..., 'b': ...}})")
+        checkpoint = checkpoint["model"]
+    state = extract_state_dict(checkpoint, path)
+    with torch.device("meta"):
+        expected = layout_of(_port_class(official.metric)())
+    check_layout(state, expected, what=str(path))
+
+
+def download_port(official: OfficialWeights, source: str | None) -> Path:
+    if source is not None:
+        check_official_file(official, source)
+        target = official.cache_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.part")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+        return target
+    if official.verified:
+        return fetch(official.spec())
+    raise SystemExit(
+        f"{official.metric}: {official.filename} has no published sha256, so it is not downloaded automatically.\n"
+        f"  1. download it from {official.url}\n     (source: {official.source})\n"
+        f"  2. run `iqa-metrics download {official.metric} --from PATH/{official.filename}` to check its key "
+        f"layout and copy it to {official.cache_path}"
+    )
+
+
+def download_pyiqa(name: str) -> None:
+    if offline():
+        raise SystemExit(
+            f"{name}: downloads are disabled (IQA_OFFLINE/HF_HUB_OFFLINE); run this on a machine with internet"
+        )
+    from .pyiqa_adapter import PyiqaMetric
+
+    PyiqaMetric(name)
+
+
+def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--param expects KEY=VALUE, got {item!r}")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
+    return params
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="iqa-metrics", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    dl = sub.add_parser("download", help="prefetch weights for offline machines")
+    dl.add_argument("names", nargs="+", metavar="NAME")
+    dl.add_argument("--from", dest="source", help="a local copy of the official file (ported metrics, one NAME)")
+    bd = sub.add_parser("bounds", help="measure a metric's bounds (benchmark procedure)")
+    bd.add_argument("name", metavar="NAME")
+    bd.add_argument("--images", required=True, help="folder of high-quality images")
+    bd.add_argument("--output", help="write the report as JSON here")
+    bd.add_argument("--jpeg-quality", type=int, default=10)
+    bd.add_argument("--seed", type=int, default=0)
+    bd.add_argument("--device", default=None)
+    bd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="metric constructor argument")
+    args = parser.parse_args(argv)
+
+    if args.command == "download":
+        if args.source is not None and len(args.names) != 1:
+            raise SystemExit("--from takes exactly one NAME")
+        from .pyiqa_adapter import resolve_name
+
+        for name in args.names:
+            key = name.strip().lower()
+            if key in OFFICIAL_WEIGHTS:
+                path = download_port(OFFICIAL_WEIGHTS[key], args.source)
+                print(f"{key}: {path}")
+                continue
+            try:
+                pyiqa_name = resolve_name(name)
+            except ValueError as error:
+                raise SystemExit(f"{name}: {error}") from None
+            download_pyiqa(pyiqa_name)
+            print(f"{pyiqa_name}: cached by pyiqa")
+        return 0
+
+    from iqa_core.registry import create
+
+    from .bounds import measure_bounds_in_folder
+
+    metric = create("metric", args.name, **_parse_params(args.param))
+    if args.device is not None and hasattr(metric, "to"):
+        metric = metric.to(args.device)
+    report = measure_bounds_in_folder(metric, args.images, jpeg_quality=args.jpeg_quality, seed=args.seed)
+    print(
+        f"{report.metric}: lower={report.lower:.4f} upper={report.upper:.4f} (diam {report.upper - report.lower:.4f})"
+    )
+    if args.output:
+        Path(args.output).write_text(report.to_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""One adapter for every pyiqa no-reference metric: autograd on, eval mode, per-image scores.
+
+``PyiqaMetric("maniqa")`` builds ``pyiqa.create_metric(name, as_loss=True, loss_reduction="none")``
+(pyiqa disables gradients unless ``as_loss=True``; ``"none"`` keeps one score per image), keeps it in
+eval mode (``train()`` does not switch it back), reads ``higher_is_better`` from pyiqa's
+``lower_better``, and takes bounds from the benchmark's Table 6 for the benchmark metrics and from
+pyiqa's documented score range for the rest (``~`` marks an approximate end; replace them with
+measured bounds via ``iqa-metrics bounds``). Metrics whose scores have no useful gradient (hand-made
+features, histograms, numpy inside: NIQE, BRISQUE, PIQE, PI, NRQM, entropy, ...) are
+``differentiable=False``: only black-box attacks apply.
+
+Known breakages are checked before anything is built:
+
+* CLIP-based metrics import ``clip`` (openai-clip), which needs ``pkg_resources`` (setuptools < 81);
+  Q-Align needs ``icecream``. A missing module raises ``ImportError`` naming the fix.
+* Several constructors download backbone weights even with ``pretrained=False`` (torchvision:
+  paq2piq, dbcnn, tres, arniqa, unique; timm / Hugging Face: nima, hyperiqa, maniqa; CLIP models).
+  Offline (``IQA_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``) every download entry point that pyiqa,
+  torchvision and openai-clip use is blocked while the metric is built, so the first file that
+  would be fetched raises :class:`~iqa_core.weights.WeightsNotFoundError` naming the file, its URL,
+  the cache path and the prefetch command ``iqa-metrics download NAME`` - before any connection is
+  attempted. Hugging Face lookups fail fast under ``HF_HUB_OFFLINE=1`` and are reported the same way.
+
+Weights of pyiqa metrics stay in pyiqa's and torch.hub's caches (``$TORCH_HOME/hub``); pyiqa
+downloads and checks them itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+from torch import Tensor, nn
+
+from iqa_core.types import Bounds
+from iqa_core.validation import check_images
+from iqa_core.weights import WeightsNotFoundError, offline
+
+from .pyiqa_names import EXCLUDED, PYIQA_NR_NAMES
+
+#: Benchmark Table 6 bounds of the five benchmark metrics that pyiqa provides.
+BENCHMARK_BOUNDS: dict[str, Bounds] = {
+    "metaiqa": Bounds(0.0, 1.0),
+    "maniqa": Bounds(0.0, 1.0),
+    "clipiqa+": Bounds(0.0, 1.0),
+    "topiq_nr": Bounds(0.22, 0.82),
+    "paq2piq": Bounds(58.38, 84.17),
+}
+
+#: Score ranges pyiqa leaves open-ended: PI = ((10 - Ma) + NIQE) / 2 with Ma in [0, 10] and NIQE in
+#: pyiqa's ~[0, 100], so PI lies in about [0, 55].
+RANGE_OVERRIDES: dict[str, Bounds] = {"pi": Bounds(0.0, 55.0)}
+
+#: pyiqa NR metrics without a useful backward pass.
+NOT_DIFFERENTIABLE: frozenset[str] = frozenset(
+    {"niqe", "niqe_matlab", "ilniqe", "brisque", "brisque_matlab", "piqe", "pi", "nrqm", "entropy"}
+)
+
+#: Name prefixes of metrics that import openai-clip (needs pkg_resources) or icecream.
+_NEEDS_CLIP = ("clipiqa", "laion_aes", "liqe", "maclip", "qualiclip")
+_NEEDS_ICECREAM = ("qalign",)
+
+_GUARD_LOCK = threading.Lock()
+
+
+def _import_pyiqa() -> Any:
+    try:
+        import pyiqa
+    except ImportError as error:
+        raise ImportError(
+            f"pyiqa metrics need the pyiqa extra: `pip install 'iqa-metrics[pyiqa]'` ({error})"
+        ) from error
+    return pyiqa
+
+
+def resolve_name(name: str) -> str:
+    """The pyiqa name for ``name`` (exact, or equal after the registry's normalisation)."""
+    if name in PYIQA_NR_NAMES:
+        return name
+    key = name.strip().lower().replace("_", "-")
+    for candidate in PYIQA_NR_NAMES:
+        if candidate.lower().replace("_", "-") == key:
+            return candidate
+    if name in EXCLUDED:
+        raise ValueError(f"pyiqa metric {name!r} is not an image metric here: {EXCLUDED[name]}")
+    raise ValueError(f"no pyiqa no-reference metric named {name!r}; known: {', '.join(PYIQA_NR_NAMES)}")
+
+
+def parse_score_range(text: str | None) -> Bounds:
+    """pyiqa's ``score_range`` (``"~0, ~1"``, ``"1, 5"``) as Bounds; ``~`` (approximate) is dropped."""
+    if not text:
+        raise ValueError("pyiqa gives no score range")
+    parts = [p.strip().lstrip("~").strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"cannot read pyiqa score range {text!r}")
+    return Bounds(float(parts[0]), float(parts[1]))
+
+
+def default_bounds(pyiqa_name: str, score_range: str | None) -> Bounds:
+    if pyiqa_name in BENCHMARK_BOUNDS:
+        return BENCHMARK_BOUNDS[pyiqa_name]
+    if pyiqa_name in RANGE_OVERRIDES:
+        return RANGE_OVERRIDES[pyiqa_name]
+    return parse_score_range(score_range)
+
+
+def check_requirements(pyiqa_name: str) -> None:
+    """Raise ``ImportError`` with the fix for the known missing-module breakages."""
+    if pyiqa_name.startswith(_NEEDS_CLIP):
+        if importlib.util.find_spec("pkg_resources") is None:
+            raise ImportError(
+                f"pyiqa metric {pyiqa_name!r} uses openai-clip, which imports pkg_resources: "
+                "install setuptools < 81 (`pip install 'setuptools<81'`); setuptools 81 removed pkg_resources"
+            )
+        if importlib.util.find_spec("clip") is None:
+            raise ImportError(f"pyiqa metric {pyiqa_name!r} needs openai-clip: `pip install openai-clip`")
+    if pyiqa_name.startswith(_NEEDS_ICECREAM) and importlib.util.find_spec("icecream") is None:
+        raise ImportError(f"pyiqa metric {pyiqa_name!r} needs icecream: `pip install icecream`")
+
+
+def _blocked(metric: str) -> Callable[..., Any]:
+    def refuse(url: Any, dst: Any = None, *args: Any, **kwargs: Any) -> Any:
+        address = url.full_url if isinstance(url, urllib.request.Request) else str(url)
+        name = Path(urlparse(address).path).name or address
+        where = f" (expected at {dst})" if isinstance(dst, str | Path) else ""
+        raise WeightsNotFoundError(
+            f"building pyiqa metric {metric!r} needs {name}{where} from {address}, and downloads are disabled "
+            "(IQA_OFFLINE/HF_HUB_OFFLINE). On a machine with internet run `iqa-metrics download "
+            f"{metric}` and copy its torch hub cache ({torch.hub.get_dir()}) here, or unset the offline variables"
+        )
+
+    return refuse
+
+
+@contextlib.contextmanager
+def no_downloads(metric: str) -> Iterator[None]:
+    """While active, the download functions of torch.hub, pyiqa and openai-clip raise WeightsNotFoundError."""
+    refuse = _blocked(metric)
+    targets: list[tuple[Any, str]] = [(torch.hub, "download_url_to_file"), (urllib.request, "urlopen")]
+    try:
+        from pyiqa.utils import download_util
+
+        targets += [(download_util, "download_url_to_file"), (download_util, "download_file_from_google_drive")]
+    except ImportError:
+        pass
+    with _GUARD_LOCK:
+        saved = [(obj, attr, getattr(obj, attr)) for obj, attr in targets if hasattr(obj, attr)]
+        try:
+            for obj, attr, _ in saved:
+                setattr(obj, attr, refuse)
+            yield
+        finally:
+            for obj, attr, original in saved:
+                setattr(obj, attr, original)
+
+
+def _hub_offline_error(error: BaseException) -> bool:
+    text = f"{type(error).__name__} {error}"
+    return any(
+        marker in text
+        for marker in (
+            "LocalEntryNotFound",
+            "offline",
+            "OfflineModeIsEnabled",
+            "couldn't connect",
+            "cannot find the requested files",
+        )
+    )
+
+
+def detach_cached_tensors(module: nn.Module) -> None:
+    """Replace tensors that modules cached from a forward pass (non-leaf, part of a graph) by detached ones."""
+    for sub in module.modules():
+        for key, value in list(vars(sub).items()):
+            if isinstance(value, Tensor) and not value.is_leaf:
+                sub.__dict__[key] = value.detach()
+
+
+class PyiqaMetric(nn.Module):
+    """A pyiqa no-reference metric as a :class:`~iqa_core.protocols.Metric` (see the module docstring).
+
+    ``name``: pyiqa name (``"maniqa"``, ``"topiq_nr"``, ``"clipiqa+"``; registry spellings such as
+    ``"topiq-nr"`` work too). ``bounds``: override the default bounds. ``device``: where pyiqa builds
+    the network (default CPU; move the module with ``.to``). Other keyword arguments go to
+    ``pyiqa.create_metric`` (e.g. ``pretrained=False``, ``backbone_pretrain=False``, ``pretrained_model_path``).
+    """
+
+    def __init__(
+        self, name: str, *, bounds: Bounds | None = None, device: str | torch.device = "cpu", **options: Any
+    ) -> None:
+        super().__init__()
+        pyiqa_name = resolve_name(name)
+        check_requirements(pyiqa_name)
+        pyiqa = _import_pyiqa()
+        guard = no_downloads(pyiqa_name) if offline() else contextlib.nullcontext()
+        try:
+            with guard:
+                inner = pyiqa.create_metric(
+                    pyiqa_name, as_loss=True, loss_reduction="none", device=torch.device(device), **options
+                )
+        except WeightsNotFoundError:
+            raise
+        except (OSError, RuntimeError, ValueError) as error:
+            if offline() and _hub_offline_error(error):
+                raise WeightsNotFoundError(
+                    f"building pyiqa metric {pyiqa_name!r} needs files from the Hugging Face hub, which is offline "
+                    f"(HF_HUB_OFFLINE): {error}. On a machine with internet run `iqa-metrics download {pyiqa_name}` "
+                    "and copy its Hugging Face cache (~/.cache/huggingface) here"
+                ) from error
+            raise
+        self.inner = inner
+        self.name = pyiqa_name
+        self.higher_is_better = not bool(inner.lower_better)
+        self.bounds = bounds if bounds is not None else default_bounds(pyiqa_name, inner.score_range)
+        self.differentiable = pyiqa_name not in NOT_DIFFERENTIABLE
+        self.eval()
+
+    def train(self, mode: bool = True) -> PyiqaMetric:
+        """Metrics stay in eval mode (BatchNorm statistics and dropout fixed); fine-tune ``self.inner.net`` directly."""
+        return super().train(False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PyiqaMetric:
+        """Deep copies work after a forward with autograd (some pyiqa networks cache graph tensors)."""
+        detach_cached_tensors(self)
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
+
+    def forward(self, images: Tensor) -> Tensor:
+        check_images(images, check_range=False)
+        scores = self.inner(images)
+        if isinstance(scores, tuple | list):
+            scores = scores[0]
+        return scores.reshape(images.shape[0]).float()
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, higher_is_better={self.higher_is_better}, differentiable={self.differentiable}"
+
+
+__all__ = [
+    "BENCHMARK_BOUNDS",
+    "NOT_DIFFERENTIABLE",
+    "PyiqaMetric",
+    "check_requirements",
+    "default_bounds",
+    "no_downloads",
+    "parse_score_range",
+    "resolve_name",
+]
