@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["iqa_core", "iqa_metrics", "iqa_attacks", "iqa_purify", "iqa_certify", "iqa_bench"]
+PACKAGES = ["iqa_core", "iqa_metrics", "iqa_attacks", "iqa_purify", "iqa_certify", "iqa_train", "iqa_bench"]
 
 
 def _config_with_contracts(target: Path) -> None:

@@ -1,0 +1,1 @@
+"""iqa_train: adversarial fine-tuning, NT regularisation, FCN-filter training."""
