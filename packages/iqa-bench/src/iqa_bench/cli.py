@@ -158,6 +158,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bounds(args: argparse.Namespace) -> int:
+    from .bounds import cached_bounds, measure
+
+    report = measure(args.metric, args.images, refresh=args.refresh) if args.images else cached_bounds(args.metric)
+    print(f"{args.metric}: lower {report['lower']:.4f}, upper {report['upper']:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iqa-bench", description="Benchmark of NR-IQA defences.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_sample.add_argument("--seed", type=int, default=0)
     p_sample.add_argument("--out", default=None)
     p_sample.set_defaults(handler=_cmd_sample)
+
+    p_bounds = sub.add_parser("bounds", help="measure a metric's bounds (iqa-metrics' procedure), cached per metric")
+    p_bounds.add_argument("metric")
+    p_bounds.add_argument("--images", default=None, help="folder of high-quality images; omit to show the cache")
+    p_bounds.add_argument("--refresh", action="store_true", help="measure again even if cached")
+    p_bounds.set_defaults(handler=_cmd_bounds)
     return parser
 
 

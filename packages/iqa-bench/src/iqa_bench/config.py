@@ -59,6 +59,7 @@ class BenchConfig:
     eot_samples: int = 8
     store: str = "runs/results.sqlite"
     cache: str | None = None  # adversarial-image cache folder; default: next to the store
+    bounds: str = "catalogue"  # "catalogue" (the metric's own bounds) or "measured" (iqa-bench bounds cache)
 
     @property
     def store_path(self) -> Path:
@@ -177,6 +178,7 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
         "chunk_size",
         "seed",
         "eot_samples",
+        "bounds",
         "store",
         "cache",
     }
@@ -191,6 +193,8 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
     names = [d.name for d in defences]
     _expect(len(set(names)) == len(names), "defences", f"duplicate defence names in {names}")
     _expect(NONE not in names, "defences", "'none' (the undefended baseline) is always evaluated; remove it")
+    bounds = raw.get("bounds", "catalogue")
+    _expect(bounds in ("catalogue", "measured"), "bounds", f"expected catalogue or measured, got {bounds!r}")
     store = str(raw.get("store", f"runs/{raw.get('name', 'bench')}/results.sqlite"))
     cache = raw.get("cache")
     if base_dir is not None:
@@ -211,6 +215,7 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
         eot_samples=_int(raw.get("eot_samples", 8), "eot_samples", 1),
         store=store,
         cache=cache,
+        bounds=bounds,
     )
     return config
 

@@ -251,7 +251,13 @@ class Runner:
         self.store.set_meta("units_total", len(units))
         for metric_spec in self.config.metrics:
             metric = self._component("metric", metric_spec, None)
-            self.store.set_bounds(metric_spec.name, metric.bounds.lower, metric.bounds.upper, metric.higher_is_better)
+            lower, upper = metric.bounds.lower, metric.bounds.upper
+            if self.config.bounds == "measured":
+                from .bounds import cached_bounds
+
+                report = cached_bounds(metric_spec.name)
+                lower, upper = float(report["lower"]), float(report["upper"])
+            self.store.set_bounds(metric_spec.name, lower, upper, metric.higher_is_better)
         done = self.store.finished_units()
         todo = [u for u in units if u.id not in done]
         summary.units_skipped = len(units) - len(todo)
