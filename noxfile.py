@@ -63,7 +63,17 @@ def tests(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """All packages together: cross-package scenarios in tests-integration/ (GPU ones excluded)."""
     sync(session, "--all-packages", "--group", "dev")
-    session.run("pytest", "tests-integration", "-q", "-m", "not gpu", "-p", "no:cacheprovider", *session.posargs)
+    session.run(
+        "pytest",
+        "tests-integration",
+        "-q",
+        "-m",
+        "not gpu",
+        "-p",
+        "no:cacheprovider",
+        "--ignore=tests-integration/test_install_scenarios.py",  # run by `nox -s build`
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)
@@ -81,3 +91,21 @@ def perf(session: nox.Session) -> None:
     """Speed and memory ratios -> docs/performance.md and docs/performance.json."""
     sync(session, "--all-packages", "--group", "dev")
     session.run("python", "tools/benchmarks/perf.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """User docs: regenerate docs/components.md from the registry, then mkdocs build --strict (offline)."""
+    sync(session, "--all-packages", "--group", "dev")
+    session.run("python", "tools/release/gen_component_docs.py")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Release checks: sibling ranges satisfiable, every wheel built without workspace sources into
+    dist/ and smoke-tested alone, iqa-bench[all] from dist/, a downstream project pinning iqa-purify."""
+    sync(session, "--all-packages", "--group", "dev")
+    session.run("python", "tools/release/check_versions.py")
+    session.run("python", "tools/release/smoke_wheels.py", *session.posargs)
+    session.run("pytest", "tests-integration/test_release_tools.py", "-q", "-p", "no:cacheprovider")
