@@ -20,6 +20,7 @@ def test_psnr_mse_linf_l0_known_values():
 
 def test_ssim_matches_skimage_on_gaussian_window():
     from skimage import metrics as skimage
+
     g = torch.Generator().manual_seed(0)
     ref = torch.rand(1, 3, 40, 40, generator=g)
     dist = (ref + 0.1 * torch.randn(1, 3, 40, 40, generator=g)).clamp(0, 1)

@@ -83,3 +83,20 @@ def test_load_checkpoint_refuses_pickled_code(tmp_path):
     torch.save({"f": print}, bad)  # a pickled callable: not allowed with weights_only=True
     with pytest.raises(ValueError, match="cannot load checkpoint"):
         weights.load_checkpoint(bad)
+
+
+def test_unpublished_hash_is_trusted_on_first_use_then_checked(home):
+    src, digest = _checkpoint(home)
+    spec = WeightSpec("toy", src.as_uri(), None)
+    path = weights.fetch(spec, progress=False)
+    record = path.with_name(path.name + ".sha256")
+    assert record.read_text().strip() == digest
+    assert weights.fetch(spec, progress=False) == path  # served from the cache, hash matches the record
+    path.write_bytes(b"tampered")  # a changed cache file no longer matches the record: fetched again
+    assert weights.sha256_of(weights.fetch(spec, progress=False)) == digest
+
+
+def test_copy_into_cache_records_unpublished_hash(home):
+    src, digest = _checkpoint(home)
+    target = weights.copy_into_cache(WeightSpec("toy", "https://example.invalid/model.pth", None), src)
+    assert target.with_name(target.name + ".sha256").read_text().strip() == digest

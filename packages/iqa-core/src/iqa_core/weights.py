@@ -36,11 +36,16 @@ class ChecksumError(ValueError):
 
 @dataclass(frozen=True)
 class WeightSpec:
-    """Where a checkpoint comes from. ``sha256`` may be a prefix (at least 8 hex digits)."""
+    """Where a checkpoint comes from. ``sha256`` may be a prefix (at least 8 hex digits).
+
+    ``sha256=None`` means no hash was ever published for the file: it is downloaded once and
+    trusted on first use; the hash it had is written beside it (``<file>.sha256``) and every
+    later use is checked against that record, so a silently changed cache file is caught.
+    """
 
     name: str
     url: str
-    sha256: str
+    sha256: str | None
     filename: str | None = None
 
     @property
@@ -84,7 +89,19 @@ def verify(path: str | os.PathLike[str], sha256: str) -> None:
         )
 
 
-def _download(url: str, target: Path, sha256: str, progress: bool) -> None:
+def _recorded(target: Path) -> Path:
+    return target.with_name(target.name + ".sha256")
+
+
+def _expected(spec: WeightSpec, target: Path) -> str | None:
+    """The hash a cached file must have: the published one, else the one recorded at first download."""
+    if spec.sha256 is not None:
+        return spec.sha256
+    record = _recorded(target)
+    return record.read_text().strip() if record.is_file() else None
+
+
+def _download(url: str, target: Path, sha256: str | None, progress: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
@@ -102,7 +119,10 @@ def _download(url: str, target: Path, sha256: str, progress: bool) -> None:
                     print(f"\rdownloading {target.name}: {pct}", end="", file=sys.stderr, flush=True)
         if progress:
             print(file=sys.stderr)
-        if not _matches(digest.hexdigest(), sha256):
+        if sha256 is None:
+            _recorded(target).write_text(digest.hexdigest() + "\n")
+            print(f"{target.name}: no published sha256; recorded {digest.hexdigest()}", file=sys.stderr)
+        elif not _matches(digest.hexdigest(), sha256):
             raise ChecksumError(
                 f"download of {url} has sha256 {digest.hexdigest()}, expected {sha256}; "
                 "the file was discarded (a changed upstream file or a broken transfer)"
@@ -125,14 +145,15 @@ def fetch(
         local = Path(path).expanduser()
         if not local.is_file():
             raise WeightsNotFoundError(f"weights for {spec.name!r} not found at {local}; pass an existing file")
-        if check:
+        if check and spec.sha256 is not None:
             verify(local, spec.sha256)
         return local
     target = cache_dir() / spec.file_name
     if target.is_file():
-        if _matches(sha256_of(target), spec.sha256):
+        expected = _expected(spec, target)
+        if expected is not None and _matches(sha256_of(target), expected):
             return target
-        target.unlink()  # stale or corrupt cache entry: download again
+        target.unlink()  # stale, corrupt or unrecorded cache entry: download again
     if offline():
         raise WeightsNotFoundError(
             f"weights for {spec.name!r} are not cached at {target} and downloads are disabled "
@@ -162,9 +183,15 @@ def load_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True, 
 
 
 def copy_into_cache(spec: WeightSpec, source: str | os.PathLike[str]) -> Path:
-    """Verify ``source`` against ``spec`` and copy it into the cache (for offline machines)."""
-    verify(source, spec.sha256)
+    """Verify ``source`` against ``spec`` and copy it into the cache (for offline machines).
+
+    Without a published hash, the copied file's hash is recorded as for a first download.
+    """
+    if spec.sha256 is not None:
+        verify(source, spec.sha256)
     target = cache_dir() / spec.file_name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
+    if spec.sha256 is None:
+        _recorded(target).write_text(sha256_of(target) + "\n")
     return target
