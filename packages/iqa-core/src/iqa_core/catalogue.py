@@ -18,7 +18,7 @@ KNOWN_COMPONENTS: dict[str, dict[str, str]] = {
             "paq2piq",
             "maniqa",
             "clipiqa+",
-            "topiq_nr",
+            "topiq-nr",
             "fpr",
             "hyperiqa",
             "dbcnn",
