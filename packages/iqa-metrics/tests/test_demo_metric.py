@@ -1,0 +1,70 @@
+"""The shipped demo metric: offline, contract-conforming, and it ranks quality sensibly on held-out photos."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skimage import data as skdata
+
+from iqa_core import create
+from iqa_core.testing import check_metric, toy_images
+from iqa_core.weights import WeightsNotFoundError
+from iqa_metrics.demo import DemoCNNIQA, demo_info
+
+
+@pytest.fixture(scope="module")
+def metric():
+    return create("metric", "demo-cnniqa")
+
+
+def _photo(name: str, size=(128, 160)) -> torch.Tensor:
+    """A held-out photo (the demo dataset's references, never used in training), centre-cropped."""
+    array = getattr(skdata, name)()
+    h, w = array.shape[:2]
+    top, left = (h - size[0] * 2) // 2, (w - size[1] * 2) // 2
+    crop = array[top : top + size[0] * 2, left : left + size[1] * 2, :3]
+    image = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float().div(255)[None]
+    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def test_conforms_to_the_metric_contract(metric):
+    assert isinstance(metric, DemoCNNIQA) and metric.name == "demo-cnniqa"
+    check_metric(metric, toy_images(3, (64, 96)))
+
+
+def test_bounds_and_heldout_figures_are_shipped(metric):
+    info = demo_info()
+    assert metric.bounds.lower == pytest.approx(info["bounds"]["lower"])
+    assert metric.bounds.upper == pytest.approx(info["bounds"]["upper"])
+    assert -1 <= info["heldout_srocc"] <= 1 and info["heldout"]["images"] > 0  # recorded by the training script
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_ranks_clean_above_blurred_and_noised(metric, name):
+    clean = _photo(name)
+    blurred = F.avg_pool2d(F.pad(clean, (3, 3, 3, 3), mode="reflect"), 7, stride=1)
+    noised = (clean + 0.15 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    with torch.no_grad():
+        scores = metric(torch.cat([clean, blurred, noised]))
+    assert scores[0] > scores[1] and scores[0] > scores[2], scores.tolist()
+
+
+def test_missing_and_corrupt_weights_fail_clearly(tmp_path):
+    with pytest.raises(WeightsNotFoundError, match=r"tools/train_demo_metric\.py"):
+        DemoCNNIQA(weights=tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="could not be read"):
+        DemoCNNIQA(weights=bad)
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "wrong.pt")
+    with pytest.raises(ValueError, match="does not match"):
+        DemoCNNIQA(weights=tmp_path / "wrong.pt")
+
+
+def test_weights_override_loads_another_file(tmp_path, metric):
+    path = tmp_path / "copy.pt"
+    torch.save(metric.net.state_dict(), path)
+    other = DemoCNNIQA(weights=path)
+    x = toy_images(2, (64, 64))
+    with torch.no_grad():
+        assert torch.allclose(other(x), metric(x))
