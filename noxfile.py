@@ -91,6 +91,23 @@ def perf(session: nox.Session) -> None:
     """Speed and memory ratios -> docs/performance.md and docs/performance.json."""
     sync(session, "--all-packages", "--group", "dev")
     session.run("python", "tools/benchmarks/perf.py", *session.posargs)
+    white_and_black_box = ",".join(
+        [
+            *("fgsm", "ifgsm", "mifgsm", "amifgsm", "apgd", "korhonen", "zhang-ssim", "madc", "ssah"),
+            *("stadv", "advcf", "nes", "square", "parsimonious", "onepixel", "patch-rs"),
+        ]
+    )
+    session.run(
+        "iqa-attacks",
+        "bench",
+        "--metric",
+        "demo-cnniqa",
+        "--attacks",
+        white_and_black_box,
+        "--out",
+        "docs/perf-attacks.json",
+    )
+    session.run("python", "packages/iqa-certify/benchmarks/bench_overhead.py", "--out", "docs/perf-certify.json")
 
 
 @nox.session(python=PYTHON)

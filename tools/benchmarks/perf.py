@@ -76,11 +76,12 @@ def attack_figures(device: str) -> dict[str, Any]:
     }
 
 
-def defence_figures(device: str) -> dict[str, Any]:
+def defence_figures(device: str, size: tuple[int, int] = (384, 512), batch: int = 8) -> dict[str, Any]:
+    """Images/s of each defence that runs offline, batched, and batched over a per-image loop."""
     from iqa_core import available, create
     from iqa_core.testing import toy_images
 
-    x = toy_images(16, (192, 256)).to(device)
+    x = toy_images(batch, size).to(device)
     out = {}
     for name in available("defence"):
         try:
@@ -88,11 +89,50 @@ def defence_figures(device: str) -> dict[str, Any]:
             if isinstance(defence, torch.nn.Module):
                 defence.to(device)
             generator = torch.Generator(device=device).manual_seed(0)
-            seconds = _timed(lambda d=defence, g=generator: d(x, generator=g), repeat=2)
+            with torch.inference_mode():
+                batched = _timed(lambda d=defence, g=generator: d(x, generator=g), repeat=2)
+                looped = _timed(
+                    lambda d=defence, g=generator: [d(x[i : i + 1], generator=g) for i in range(batch)], repeat=2
+                )
         except Exception as error:  # noqa: BLE001 - neural defences without weights offline are reported
             out[name] = {"error": f"{type(error).__name__}: {str(error)[:120]}"}
             continue
-        out[name] = {"images_per_s": 16 / seconds}
+        out[name] = {"images_per_s": batch / batched, "batched_over_loop": looped / batched}
+    return out
+
+
+OFFLINE_METRICS: dict[str, dict[str, Any]] = {
+    "demo-cnniqa": {},
+    "linearity": {"pretrained": False},
+    "koncept512": {"pretrained": False},
+    "spaq": {"pretrained": False},
+    "fpr": {"pretrained": False},
+}
+
+
+def metric_figures(device: str, size: tuple[int, int] = (384, 512), batch: int = 8) -> dict[str, Any]:
+    """Forward and forward+backward images/s at 384x512, batch 8, for metrics that build offline
+    (the ports with random weights: speed does not depend on the weight values)."""
+    from iqa_core import create
+    from iqa_core.testing import toy_images
+
+    x = toy_images(batch, size).to(device)
+    out: dict[str, Any] = {}
+    for name, params in OFFLINE_METRICS.items():
+        try:
+            metric = create("metric", name, **params).to(device)
+            with torch.inference_mode():
+                forward = _timed(lambda m=metric: m(x), repeat=1)
+
+            def step(m: Any = metric) -> None:
+                xi = x.clone().requires_grad_(True)
+                torch.autograd.grad(m(xi).sum(), xi)
+
+            backward = _timed(step, repeat=1)
+        except Exception as error:  # noqa: BLE001 - reported, the other metrics go on
+            out[name] = {"error": f"{type(error).__name__}: {str(error)[:120]}"}
+            continue
+        out[name] = {"forward_images_per_s": batch / forward, "forward_backward_images_per_s": batch / backward}
     return out
 
 
@@ -170,15 +210,37 @@ def write(figures: dict[str, Any], out_dir: Path) -> None:
         f"| peak memory, 1000 vs 100 images | {b['peak_memory_ratio_1000_vs_100']:.3f} "
         f"({b['100']['peak_kb'] / 1024:.0f} MiB vs {b['1000']['peak_kb'] / 1024:.0f} MiB) |",
         "",
-        "## Defence throughput (16 images 192x256, default preset)",
+        "## Defence throughput (8 images 384x512, default preset)",
         "",
-        "| defence | images/s |",
-        "|---|---|",
+        "| defence | images/s (batched) | batched speed-up over a per-image loop |",
+        "|---|---|---|",
     ]
     for name, value in sorted(figures["defences"].items()):
-        cell = f"{value['images_per_s']:.1f}" if "images_per_s" in value else f"not measured: {value['error']}"
-        lines.append(f"| {name} | {cell} |")
-    lines.append("")
+        if "images_per_s" in value:
+            lines.append(f"| {name} | {value['images_per_s']:.1f} | {value['batched_over_loop']:.2f}x |")
+        else:
+            lines.append(f"| {name} | not measured: {value['error']} | |")
+    lines += [
+        "",
+        "## Metrics (384x512, batch 8; ports with random weights)",
+        "",
+        "| metric | forward img/s | forward+backward img/s |",
+        "|---|---|---|",
+    ]
+    for name, value in figures["metrics"].items():
+        if "error" in value:
+            lines.append(f"| {name} | not measured: {value['error']} | |")
+        else:
+            lines.append(
+                f"| {name} | {value['forward_images_per_s']:.2f} | {value['forward_backward_images_per_s']:.2f} |"
+            )
+    lines += [
+        "",
+        "Attack overheads: `docs/perf-attacks.json` (`iqa-attacks bench`); certification overhead:",
+        "`docs/perf-certify.json` (`packages/iqa-certify/benchmarks/bench_overhead.py`),",
+        "both written by the same session.",
+        "",
+    ]
     (out_dir / "performance.md").write_text("\n".join(lines))
 
 
@@ -196,6 +258,7 @@ def main() -> int:
         "scorer": scorer_figures(args.device),
         "attack": attack_figures(args.device),
         "defences": defence_figures(args.device),
+        "metrics": metric_figures(args.device),
         "bench": bench_figures(),
         "max_rss_kb_driver": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
