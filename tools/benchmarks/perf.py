@@ -150,7 +150,8 @@ from iqa_bench.store import ResultStore
 config = parse_config(json.loads({config!r}))
 with ResultStore(config.store_path) as store:
     summary = Runner(config, store, progress=False).run()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM: this process's own peak resident memory (ru_maxrss would include what the fork inherited).
+peak = int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
 print(json.dumps({{"seconds": summary.seconds, "compute": summary.compute_seconds, "peak_kb": peak}}))
 """
 
