@@ -11,7 +11,7 @@ from iqa_metrics.pyiqa_names import PYIQA_NR_NAMES, PyiqaFactory
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 PORTS_AND_MEASURES = {
-    "demo-cnniqa", "linearity", "koncept512", "spaq", "fpr", "psnr", "ssim", "mse", "linf", "lpips", "dists",
+    "demo-cnniqa", "linearity", "koncept512", "spaq", "fpr", "psnr", "ssim", "ms-ssim", "mse", "linf", "lpips", "dists",
 }  # fmt: skip
 BENCHMARK_NINE = {"linearity", "metaiqa", "koncept512", "spaq", "paq2piq", "maniqa", "clipiqa+", "topiq_nr", "fpr"}
 

@@ -1,6 +1,6 @@
 """Full-reference measures as registry components (:class:`~iqa_core.protocols.FullReferenceMetric`).
 
-``psnr``, ``ssim``, ``mse`` and ``linf`` wrap the pure-torch measures of :mod:`iqa_core.measures`
+``psnr``, ``ssim``, ``ms-ssim``, ``mse`` and ``linf`` wrap the pure-torch measures of :mod:`iqa_core.measures`
 (differentiable, batched, ``(N,)`` per image). ``lpips`` and ``dists`` go through pyiqa with
 autograd on (``as_loss=True``, ``loss_reduction="none"``), eval mode and the same offline guard as
 the no-reference adapter. Calls are ``measure(reference, distorted)``.
@@ -59,6 +59,29 @@ class SSIM(_TorchMeasure):
     def forward(self, reference: Tensor, distorted: Tensor) -> Tensor:
         self._check(reference, distorted)
         return measures.ssim(reference, distorted)
+
+
+class MSSSIM(_TorchMeasure):
+    """MS-SSIM (Wang, Simoncelli and Bovik 2003): 5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333).
+
+    Per RGB channel, averaged; contrast-structure terms clamped at 0 before the power so gradients
+    stay finite (see :func:`iqa_core.measures.ms_ssim`). Each side must be at least
+    ``11 * 2 ** (scales - 1)`` pixels (176 for 5 scales); ``scales=k`` (1 to 5) uses the first k
+    scales with their weights renormalised, for smaller images.
+    """
+
+    name = "ms-ssim"
+    higher_is_better = True
+
+    def __init__(self, scales: int = 5) -> None:
+        super().__init__()
+        if not 1 <= scales <= len(measures.MS_SSIM_WEIGHTS):
+            raise ValueError(f"ms-ssim scales must be between 1 and {len(measures.MS_SSIM_WEIGHTS)}, got {scales}")
+        self.scales = scales
+
+    def forward(self, reference: Tensor, distorted: Tensor) -> Tensor:
+        self._check(reference, distorted)
+        return measures.ms_ssim(reference, distorted, scales=self.scales)
 
 
 class MSE(_TorchMeasure):
@@ -140,4 +163,4 @@ class DISTS(PyiqaFullReference):
         super().__init__("dists", device=device, **options)
 
 
-__all__ = ["DISTS", "LPIPS", "MSE", "PSNR", "SSIM", "Linf", "PyiqaFullReference"]
+__all__ = ["DISTS", "LPIPS", "MSE", "MSSSIM", "PSNR", "SSIM", "Linf", "PyiqaFullReference"]
