@@ -22,7 +22,15 @@ Known breakages are checked before anything is built:
   attempted. Hugging Face lookups fail fast under ``HF_HUB_OFFLINE=1`` and are reported the same way.
 
 Weights of pyiqa metrics stay in pyiqa's and torch.hub's caches (``$TORCH_HOME/hub``); pyiqa
-downloads and checks them itself.
+downloads and checks them itself. ``weights=PATH`` is the local override, as for the ported metrics:
+the metric is built without its release (``pretrained=False``, or None where the option names a
+release; backbones still come from their caches) and the file is loaded by :func:`load_weights`:
+``torch.load(weights_only=True)``, the release's key layout checked strictly (missing, unexpected
+and mis-shaped entries are named), so a checkpoint that does not fit fails instead of loading
+partly. Accepted layouts: a state_dict of the network, plain or under ``params`` / ``state_dict`` /
+``model`` (``module.`` prefixes dropped); MetaIQA's original names (``net.*`` for pyiqa's
+``head.*``, without the normalisation buffers); CLIP-IQA+'s learned-prompt file (a bare context
+tensor).
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib.util
+import os
 import threading
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -42,8 +52,9 @@ from torch import Tensor, nn
 
 from iqa_core.types import Bounds
 from iqa_core.validation import check_images
-from iqa_core.weights import WeightsNotFoundError, offline
+from iqa_core.weights import WeightsNotFoundError, WeightSpec, fetch, offline
 
+from ._checkpoint import check_layout, extract_state_dict, layout_of, read_checkpoint
 from .pyiqa_names import EXCLUDED, PYIQA_NR_NAMES
 
 #: Benchmark Table 6 bounds of the five benchmark metrics that pyiqa provides.
@@ -69,6 +80,37 @@ _NEEDS_CLIP = ("clipiqa", "laion_aes", "liqe", "maclip", "qualiclip")
 _NEEDS_ICECREAM = ("qalign",)
 
 _GUARD_LOCK = threading.Lock()
+
+#: Keys under which released checkpoints hold the network's state_dict (pyiqa's own files use
+#: ``params``); a plain state_dict loads as it is.
+CHECKPOINT_KEYS: tuple[str, ...] = ("params", "state_dict", "model")
+
+
+@dataclass(frozen=True)
+class ReleaseLayout:
+    """How a metric's released checkpoints name the entries of pyiqa's network, where they differ.
+
+    ``renames``: (prefix in the file, prefix in the network) pairs, applied in order to every key.
+    ``constants``: network entries a release may lack (fixed buffers the network sets itself); every
+    other entry of the network must be in the file with its shape.
+    """
+
+    renames: tuple[tuple[str, str], ...] = ()
+    constants: frozenset[str] = field(default_factory=frozenset)
+
+    def rename(self, key: str) -> str:
+        for old, new in self.renames:
+            if key.startswith(old):
+                key = new + key[len(old) :]
+        return key
+
+
+#: Releases that differ from ``inner.net.state_dict()``: MetaIQA's original checkpoints call the
+#: regression head ``net`` (pyiqa: ``head``), may carry a training wrapper prefix ``net_g.``, and lack
+#: pyiqa's ImageNet normalisation buffers.
+RELEASE_LAYOUTS: dict[str, ReleaseLayout] = {
+    "metaiqa": ReleaseLayout(renames=(("net_g.", ""), ("net.", "head.")), constants=frozenset({"mean", "std"})),
+}
 
 
 def _import_pyiqa() -> Any:
@@ -184,27 +226,90 @@ def detach_cached_tensors(module: nn.Module) -> None:
                 sub.__dict__[key] = value.detach()
 
 
+def _load_prompt_context(net: nn.Module, context: Tensor, path: Path) -> None:
+    """A bare tensor is CLIP-IQA+'s learned-prompt release: the context vectors of its prompt learner."""
+    learner = getattr(net, "prompt_learner", None)
+    ctx = getattr(learner, "ctx", None)
+    if not isinstance(ctx, Tensor):
+        raise ValueError(
+            f"checkpoint {path} is a bare tensor (a CLIP-IQA+ learned-prompt file), but {type(net).__name__} "
+            "has no learned prompt context; pass a state_dict checkpoint"
+        )
+    if tuple(context.shape) not in (tuple(ctx.shape), tuple(ctx.shape[1:])):
+        raise ValueError(
+            f"checkpoint {path}: prompt context of shape {tuple(context.shape)} does not fit {tuple(ctx.shape)} "
+            f"(or {tuple(ctx.shape[1:])} shared by all prompts)"
+        )
+    with torch.no_grad():
+        ctx.copy_(context.to(ctx).expand_as(ctx))
+
+
+def load_weights(net: nn.Module, pyiqa_name: str, path: str | os.PathLike[str]) -> None:
+    """Load a released (or fine-tuned) checkpoint of ``pyiqa_name`` into pyiqa's network ``net``.
+
+    ``weights_only`` loading; the layout is checked strictly against ``net`` after the metric's
+    :data:`RELEASE_LAYOUTS` renames (see the module docstring for the accepted layouts).
+    """
+    file = Path(path)
+    checkpoint = read_checkpoint(file)
+    if isinstance(checkpoint, Tensor):
+        _load_prompt_context(net, checkpoint, file)
+        return
+    release = RELEASE_LAYOUTS.get(pyiqa_name, ReleaseLayout())
+    state = {release.rename(k): v for k, v in extract_state_dict(checkpoint, file, keys=CHECKPOINT_KEYS).items()}
+    expected = {k: shape for k, shape in layout_of(net).items() if k in state or k not in release.constants}
+    check_layout(state, expected, what=f"checkpoint {file} for pyiqa metric {pyiqa_name!r}")
+    net.load_state_dict(state, strict=not (release.constants - state.keys()))
+
+
+def _without_release(pyiqa_name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with pyiqa's release download switched off (``pretrained=None`` where it names a release)."""
+    pretrained, local_path = options.get("pretrained"), options.get("pretrained_model_path")
+    if pretrained or local_path is not None:
+        raise ValueError(
+            "weights=PATH loads the checkpoint itself: leave pretrained and pretrained_model_path unset "
+            f"(got pretrained={pretrained!r}, pretrained_model_path={local_path!r})"
+        )
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    default = DEFAULT_CONFIGS[pyiqa_name]["metric_opts"].get("pretrained")
+    return {**options, "pretrained": None if isinstance(default, str) else False}
+
+
 class PyiqaMetric(nn.Module):
     """A pyiqa no-reference metric as a :class:`~iqa_core.protocols.Metric` (see the module docstring).
 
     ``name``: pyiqa name (``"maniqa"``, ``"topiq_nr"``, ``"clipiqa+"``; registry spellings such as
-    ``"topiq-nr"`` work too). ``bounds``: override the default bounds. ``device``: where pyiqa builds
-    the network (default CPU; move the module with ``.to``). Other keyword arguments go to
-    ``pyiqa.create_metric`` (e.g. ``pretrained=False``, ``backbone_pretrain=False``, ``pretrained_model_path``).
+    ``"topiq-nr"`` work too). ``bounds``: override the default bounds. ``device``: where the metric
+    is placed (default CPU; move the module with ``.to``); pyiqa builds it on the CPU and the adapter
+    moves it, so pyiqa's device marker stays a registered parameter that follows later ``.to`` calls.
+    ``weights``: a local checkpoint in the release's key layout, loaded instead of pyiqa's download
+    (see the module docstring). Other keyword arguments go to ``pyiqa.create_metric`` (e.g.
+    ``pretrained=False``, ``backbone_pretrain=False``, MANIQA's ``test_sample``, CLIP-IQA's ``backbone``).
     """
 
     def __init__(
-        self, name: str, *, bounds: Bounds | None = None, device: str | torch.device = "cpu", **options: Any
+        self,
+        name: str,
+        *,
+        bounds: Bounds | None = None,
+        device: str | torch.device = "cpu",
+        weights: str | os.PathLike[str] | None = None,
+        **options: Any,
     ) -> None:
         super().__init__()
         pyiqa_name = resolve_name(name)
         check_requirements(pyiqa_name)
         pyiqa = _import_pyiqa()
+        local: Path | None = None
+        if weights is not None:  # checked before the (slow) build; same rules as the ports' weights=PATH
+            local = fetch(WeightSpec(name=pyiqa_name, url="", sha256=None), path=weights, check=False)
+            options = _without_release(pyiqa_name, options)
         guard = no_downloads(pyiqa_name) if offline() else contextlib.nullcontext()
         try:
             with guard:
                 inner = pyiqa.create_metric(
-                    pyiqa_name, as_loss=True, loss_reduction="none", device=torch.device(device), **options
+                    pyiqa_name, as_loss=True, loss_reduction="none", device=torch.device("cpu"), **options
                 )
         except WeightsNotFoundError:
             raise
@@ -216,12 +321,16 @@ class PyiqaMetric(nn.Module):
                     "and copy its Hugging Face cache (~/.cache/huggingface) here"
                 ) from error
             raise
+        if local is not None:
+            load_weights(inner.net, pyiqa_name, local)
         self.inner = inner
         self.name = pyiqa_name
+        self.weights = local
         self.higher_is_better = not bool(inner.lower_better)
         self.bounds = bounds if bounds is not None else default_bounds(pyiqa_name, inner.score_range)
         self.differentiable = pyiqa_name not in NOT_DIFFERENTIABLE
         self.eval()
+        self.to(device)
 
     def train(self, mode: bool = True) -> PyiqaMetric:
         """Metrics stay in eval mode (BatchNorm statistics and dropout fixed); fine-tune ``self.inner.net`` directly."""
@@ -249,10 +358,14 @@ class PyiqaMetric(nn.Module):
 
 __all__ = [
     "BENCHMARK_BOUNDS",
+    "CHECKPOINT_KEYS",
     "NOT_DIFFERENTIABLE",
+    "RELEASE_LAYOUTS",
     "PyiqaMetric",
+    "ReleaseLayout",
     "check_requirements",
     "default_bounds",
+    "load_weights",
     "no_downloads",
     "parse_score_range",
     "resolve_name",
