@@ -132,3 +132,18 @@ def test_bench_reports_overhead_and_queries_per_second(tmp_path):
     finally:
         registry.unregister("metric", "toy-calibration-metric")
     assert json.loads(out.read_text())[0]["attack"] == "ifgsm"
+
+
+def test_bench_passes_metric_options_to_the_constructor(tmp_path):
+    out = tmp_path / "bench.json"
+    registry.register("metric", "toy-calibration-metric", ToyMetric, replace=True)
+    try:
+        main(["bench", "--metric", "toy-calibration-metric", "--metric-option", "scale=0.5", "--attacks", "fgsm",
+              "--size", "32", "--batch", "2", "--repeats", "1", "--out", str(out)])  # fmt: skip
+        with pytest.raises(SystemExit, match="KEY=VALUE"):
+            main(["bench", "--metric", "toy-calibration-metric", "--metric-option", "scale", "--attacks", "fgsm"])
+        with pytest.raises(TypeError):
+            main(["bench", "--metric", "toy-calibration-metric", "--metric-option", "nope=1", "--attacks", "fgsm"])
+    finally:
+        registry.unregister("metric", "toy-calibration-metric")
+    assert json.loads(out.read_text())[0]["gradient_passes"] == 1

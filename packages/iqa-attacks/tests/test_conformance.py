@@ -135,3 +135,23 @@ def test_white_box_attacks_refuse_non_differentiable_metrics(cls):
     attack = build(cls)
     with pytest.raises(ValueError, match="black-box attack"):
         attack(Flat(), toy_images(1, (32, 32)))
+
+
+class ParametrisedMetric(ToyMetric):
+    """ToyMetric with learnable parameters, like every learned metric."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.ones(()))
+        self.offset = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, images):
+        return self.gain * super().forward(images) + self.offset
+
+
+@pytest.mark.parametrize("cls", [c for c in ATTACKS if c.threat is Threat.WHITE_BOX], ids=lambda c: c.name)
+def test_attacks_leave_the_metric_parameters_and_their_grad_alone(cls):
+    """Gradients go to the input (or the attack's own variables) only: no .grad on the metric."""
+    metric = ParametrisedMetric()
+    check_attack(build(cls, "medium", fit_metric=metric), metric)
+    assert all(p.grad is None for p in metric.parameters())

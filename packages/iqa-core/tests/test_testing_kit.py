@@ -76,3 +76,26 @@ def test_check_attack_catches_nondeterminism():
 
     with pytest.raises(AssertionError, match="deterministic"):
         check_attack(Unseeded(), expect_increase=False)
+
+
+class _ScaledToy(ToyMetric):
+    """ToyMetric with a learnable gain: a metric that has parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, images):
+        return self.gain * super().forward(images)
+
+
+def test_check_attack_catches_gradients_leaked_into_the_metric():
+    class Leaky(ToySignAttack):
+        def __call__(self, metric, images, *, generator=None):
+            x = images.clone().requires_grad_(True)
+            metric(x).sum().backward()  # fills metric.gain.grad as a side effect
+            return (images + self.eps * x.grad.sign()).clamp(0, 1)
+
+    check_attack(ToySignAttack(), _ScaledToy())  # the well-behaved attack passes on the same metric
+    with pytest.raises(AssertionError, match="accumulated gradients"):
+        check_attack(Leaky(), _ScaledToy())

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric
 
-from .base import WhiteBoxAttack, check_count, check_positive
+from .base import WhiteBoxAttack, check_count, check_positive, optimiser_step
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 
@@ -66,8 +66,6 @@ class AdvCF(WhiteBoxAttack):
         with torch.enable_grad():
             for _ in range(self.iterations):
                 loss = -attack_loss(metric, metric(apply_curves(images, raw)), self.direction).sum()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                optimiser_step(optimiser, loss)
         with torch.no_grad():
             return apply_curves(images, raw)

@@ -78,6 +78,7 @@ class AMIFGSM(WhiteBoxAttack):
         measure = self.naturalness
         adv, momentum = images.clone(), torch.zeros_like(images)
         active = torch.ones(images.shape[0], dtype=torch.bool, device=images.device)
+        source_state = measure.reference_state(images)  # the sources' naturalness, once
         for _ in range(self.iterations):
             idx = active.nonzero().flatten()
             if idx.numel() == 0:
@@ -85,7 +86,8 @@ class AMIFGSM(WhiteBoxAttack):
             _, grad = self.loss_and_grad(metric, adv[idx])  # stopped images cost nothing more
             moment = self.decay * momentum[idx] + l1_normalise(grad)
             candidate = project_linf(adv[idx] + self.alpha * moment.sign(), images[idx], self.eps)
-            natural = measure.degradation(images[idx], candidate).to(images.device) <= self.max_degradation
+            degradation = measure.degradation_from(source_state[idx.to(source_state.device)], candidate)
+            natural = degradation.to(images.device) <= self.max_degradation
             momentum[idx] = moment
             adv[idx] = torch.where(per_image(natural, candidate), candidate, adv[idx])
             active[idx] = natural

@@ -89,6 +89,18 @@ class WhiteBoxAttack(abc.ABC):
         return f"{type(self).__name__}(budget={self.budget}, direction={self.direction!r})"
 
 
+def optimiser_step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:
+    """One step of ``optimiser`` on ``loss``, with gradients w.r.t. its own parameters only.
+
+    ``loss.backward()`` would also fill ``.grad`` of every metric parameter: wasted backward work
+    (weight gradients of every layer) and a side effect on the caller's model.
+    """
+    params = [p for group in optimiser.param_groups for p in group["params"]]
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward(inputs=params)
+    optimiser.step()
+
+
 def project_linf(x: Tensor, reference: Tensor, eps: float) -> Tensor:
     """Project onto the Linf ball of radius ``eps`` around ``reference`` and onto [0, 1]."""
     return torch.min(torch.max(x, reference - eps), reference + eps).clamp_(0, 1)

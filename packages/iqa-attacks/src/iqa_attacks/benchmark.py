@@ -70,20 +70,37 @@ def forward_backward_time(metric: Metric, images: Tensor, repeats: int = 5) -> f
     return statistics.median(times[1:])  # the first run warms up
 
 
-def bench_attack(attack: Any, metric: Metric, images: Tensor, *, seed: int = 0) -> BenchResult:
-    """Run ``attack`` once on ``images`` and relate its wall time to the metric's cost."""
+def bench_attack(attack: Any, metric: Metric, images: Tensor, *, seed: int = 0, repeats: int = 3) -> BenchResult:
+    """Run ``attack`` on ``images`` and relate its wall time to the metric's cost.
+
+    White-box attacks run once to warm up, then ``repeats`` times, each run followed by a fresh
+    measurement of ``t_fb`` on the same batch; the overhead is the median of the per-run ratios,
+    so that a burst of load from elsewhere on the machine hits numerator and denominator alike
+    instead of making the ratio. Black-box attacks (query-bound, slow) run once.
+    """
     counting = CountingMetric(metric)
     if hasattr(attack, "fit") and not getattr(attack, "fitted", True):
         attack.fit(metric, images, generator=torch.Generator().manual_seed(seed))
-    start = time.perf_counter()
-    out = attack(counting, images, generator=torch.Generator(device=images.device).manual_seed(seed))
-    if out.is_cuda:
-        torch.cuda.synchronize()
-    wall = time.perf_counter() - start
     white = attack.threat is Threat.WHITE_BOX
-    t_fb = forward_backward_time(metric, images) if white else 0.0
+    walls, t_fbs, ratios = [], [], []
+    for run in range(1 + repeats if white else 1):
+        counting.gradient_passes = 0
+        start = time.perf_counter()
+        out = attack(counting, images, generator=torch.Generator(device=images.device).manual_seed(seed))
+        if out.is_cuda:
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+        if white and run == 0:
+            continue  # warm-up
+        walls.append(wall)
+        if white:
+            t_fbs.append(forward_backward_time(metric, images))
+            if counting.gradient_passes:
+                ratios.append(wall / (counting.gradient_passes * t_fbs[-1]))
     passes = counting.gradient_passes
-    overhead = wall / (passes * t_fb) if white and passes and t_fb > 0 else None
+    wall = statistics.median(walls)
+    t_fb = statistics.median(t_fbs) if t_fbs else 0.0
+    overhead = statistics.median(ratios) if ratios else None
     queries = int(attack.last_queries.sum()) if getattr(attack, "last_queries", None) is not None else 0
     return BenchResult(
         attack=attack.name,

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from iqa_core import Budget, Metric
 from iqa_core.weights import WeightSpec, fetch, load_checkpoint
 
-from .base import WhiteBoxAttack, best_on_path, check_count, check_positive, per_image, rand, ssim_limit
+from .base import WhiteBoxAttack, best_on_path, check_count, check_positive, optimiser_step, per_image, rand, ssim_limit
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 
@@ -196,9 +196,7 @@ class CAdv(WhiteBoxAttack):
                     )
                     rgb = lab_to_rgb(torch.cat([lab[i : i + 1, :1], ab], 1)).clamp(0, 1)
                     loss = -attack_loss(metric, metric(rgb), self.direction).sum()
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
+                    optimiser_step(optimiser, loss)
             with torch.no_grad():
                 out = net(small[i : i + 1, :1], hint_ab[i : i + 1], mask[i : i + 1])
                 results.append(F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False))

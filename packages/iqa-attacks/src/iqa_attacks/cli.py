@@ -93,14 +93,38 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", help="preset file to write (JSON; default: ATTACK-METRIC-presets.json)")
     bench = sub.add_parser("bench", help="overhead of white-box attacks and queries/s of black-box ones")
     bench.add_argument("--metric", required=True, help="registry name of the metric")
+    bench.add_argument(
+        "--metric-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="constructor option of the metric, repeatable; VALUE is JSON or a string (e.g. pretrained=false)",
+    )
     bench.add_argument("--attacks", help="comma-separated attack names (default: every installed attack)")
     bench.add_argument("--preset", default=None, help="preset of every attack (default: each one's default)")
     bench.add_argument("--images", help="folder of images (default: random smooth images)")
     bench.add_argument("--size", type=int, default=128, help="side of the generated images (default 128)")
-    bench.add_argument("--batch", type=int, default=4, help="batch size (default 4)")
+    bench.add_argument("--batch", type=int, default=8, help="batch size (default 8)")
+    bench.add_argument(
+        "--repeats", type=int, default=3, help="timed runs of each white-box attack after a warm-up (median; default 3)"
+    )
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--out", help="write the results as JSON")
     return parser
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["pretrained=false", "net=alex"]`` -> ``{"pretrained": False, "net": "alex"}`` (JSON values, else strings)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --metric-option needs KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
 
 
 def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -109,7 +133,7 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from .benchmark import bench_attack
 
-    metric = create("metric", args.metric)
+    metric = create("metric", args.metric, **parse_options(args.metric_option))
     if isinstance(metric, torch.nn.Module):
         metric = metric.to(args.device).eval()
     if args.images:
@@ -123,7 +147,7 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
         attack = create("attack", name, preset=args.preset)
         if hasattr(attack, "fit"):
             attack.fit(metric, images, generator=torch.Generator().manual_seed(0))
-        result = bench_attack(attack, metric, images).to_dict()
+        result = bench_attack(attack, metric, images, repeats=args.repeats).to_dict()
         results.append(result)
         ratio = f"overhead {result['overhead']:.3f}" if result["overhead"] is not None else ""
         qps = f"{result['queries_per_s']:.1f} queries/s" if result["queries_per_s"] is not None else ""

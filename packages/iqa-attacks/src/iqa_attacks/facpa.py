@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from iqa_core import Budget, Metric
 
-from .base import check_count, check_positive
+from .base import check_count, check_positive, optimiser_step
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 from .trainable import TrainableAttackBase, iterate_batches
@@ -110,9 +110,7 @@ class FACPA(TrainableAttackBase):
                     x = batch.detach()
                     adv = (x + self.amplitude * torch.tanh(net(x))).clamp(0, 1)
                     loss = -attack_loss(metric, metric(adv), self.direction).mean()
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
+                    optimiser_step(optimiser, loss)
         self.generator_net = net.eval()
         self.fitted = True
 

@@ -65,8 +65,16 @@ class MSCNNaturalness:
     name = "mscn-naturalness"
 
     @torch.no_grad()
+    def reference_state(self, reference: Tensor) -> Tensor:
+        """What :meth:`degradation_from` needs of the references, computed once per attack."""
+        return mscn_features(reference)
+
+    @torch.no_grad()
+    def degradation_from(self, state: Tensor, distorted: Tensor) -> Tensor:
+        return (mscn_features(distorted) - state).norm(dim=1)
+
     def degradation(self, reference: Tensor, distorted: Tensor) -> Tensor:
-        return (mscn_features(distorted) - mscn_features(reference)).norm(dim=1)
+        return self.degradation_from(self.reference_state(reference), distorted)
 
 
 class MetricNaturalness:
@@ -77,6 +85,14 @@ class MetricNaturalness:
         self.name = metric.name
 
     @torch.no_grad()
-    def degradation(self, reference: Tensor, distorted: Tensor) -> Tensor:
+    def reference_state(self, reference: Tensor) -> Tensor:
+        """The references' scores, computed once per attack."""
+        return self.metric(reference)
+
+    @torch.no_grad()
+    def degradation_from(self, state: Tensor, distorted: Tensor) -> Tensor:
         worse = -1.0 if self.metric.higher_is_better else 1.0
-        return worse * (self.metric(distorted) - self.metric(reference))
+        return worse * (self.metric(distorted) - state.to(distorted.device))
+
+    def degradation(self, reference: Tensor, distorted: Tensor) -> Tensor:
+        return self.degradation_from(self.reference_state(reference), distorted)

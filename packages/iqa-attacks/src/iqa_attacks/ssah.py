@@ -18,7 +18,7 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric
 
-from .base import WhiteBoxAttack, check_count, check_positive, project_linf
+from .base import WhiteBoxAttack, check_count, check_positive, optimiser_step, project_linf
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 
@@ -70,9 +70,7 @@ class SSAH(WhiteBoxAttack):
                 gain = attack_loss(metric, metric(adv), self.direction)
                 constraint = (haar_low(adv) - low).pow(2).flatten(1).sum(1)
                 loss = (-gain + self.lambda_lf * constraint).sum()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                optimiser_step(optimiser, loss)
                 with torch.no_grad():
                     delta.copy_(project_linf(images + delta, images, self.eps) - images)
         return project_linf(images + delta.detach(), images, self.eps)

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric
 
-from .base import WhiteBoxAttack, best_on_path, check_count, check_positive, per_image, ssim_limit
+from .base import WhiteBoxAttack, best_on_path, check_count, check_positive, optimiser_step, per_image, ssim_limit
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 
@@ -92,9 +92,7 @@ class StAdv(WhiteBoxAttack):
             for _ in range(self.iterations):
                 gain = attack_loss(metric, metric(warp(images, flow)), self.direction)
                 loss = (-gain + self.tau * flow_smoothness(flow)).sum()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                optimiser_step(optimiser, loss)
         final = flow.detach()
 
         def render(t: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric
 
-from .base import check_count, check_positive, randn
+from .base import check_count, check_positive, optimiser_step, randn
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 from .trainable import TrainableAttackBase, iterate_batches
@@ -83,9 +83,7 @@ class UAP(TrainableAttackBase):
                     x = batch.detach()
                     adv = (x + self.amplitude * tile_to(unit_linf(torch.tanh(raw)), *x.shape[-2:])).clamp(0, 1)
                     loss = -attack_loss(metric, metric(adv), self.direction).mean()
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
+                    optimiser_step(optimiser, loss)
         self.pattern = unit_linf(torch.tanh(raw.detach()))
         self.fitted = True
 

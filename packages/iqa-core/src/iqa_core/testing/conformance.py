@@ -149,8 +149,9 @@ def check_attack(
     """Contract of :class:`~iqa_core.protocols.Attack`; returns the adversarial batch.
 
     Shape, dtype, device and [0, 1] kept; budget held per image; deterministic under a seeded
-    generator; inputs left untouched; with ``expect_increase`` the mean score moves in the
-    attack's direction (up for higher-is-better metrics).
+    generator; inputs and the metric's parameters (values and ``.grad``) left untouched; with
+    ``expect_increase`` the mean score moves in the attack's direction (up for higher-is-better
+    metrics).
     """
     if not isinstance(attack, Attack):
         raise _fail(attack, "does not have the Attack members (name, threat, budget, __call__)")
@@ -159,9 +160,16 @@ def check_attack(
     metric = ToyMetric() if metric is None else metric
     x = toy_images(2, (48, 48), seed=seed) if images is None else images
     original = x.clone()
+    parameters = list(metric.parameters()) if isinstance(metric, nn.Module) else []
+    saved = [(p.detach().clone(), None if p.grad is None else p.grad.clone()) for p in parameters]
     adv = attack(metric, x, generator=_generator(seed, x.device))
     if not torch.equal(x, original):
         raise _fail(attack, "modified its input tensor in place")
+    for p, (value, grad) in zip(parameters, saved, strict=True):
+        if not torch.equal(p.detach(), value):
+            raise _fail(attack, "changed the metric's parameters")
+        if (p.grad is None) != (grad is None) or (grad is not None and not torch.equal(p.grad, grad)):
+            raise _fail(attack, "accumulated gradients into the metric's parameters (backward to the input only)")
     _check_image_output(attack, x, adv)
     if adv.requires_grad:
         raise _fail(attack, "must return a detached tensor (requires_grad=False)")
