@@ -76,3 +76,19 @@ def test_unknown_names_are_rejected():
         demo_dataset(references=["lena"])
     with pytest.raises(ValueError, match="levels"):
         demo_dataset(levels=[6])
+
+
+def test_train_and_demo_references_come_from_different_source_images():
+    from iqa_bench.demo import REFERENCES
+
+    train_sources = {REFERENCES[name].source for name in TRAIN_REFERENCES}
+    demo_sources = {REFERENCES[name].source for name in DEMO_REFERENCES}
+    assert not train_sources & demo_sources
+    # the two views of the stereo pair show one scene: both must sit on the same side
+    assert {"stereo_motorcycle", "motorcycle_right"} <= train_sources
+
+
+def test_default_dataset_is_six_references_by_four_distortions_by_five_levels():
+    records = demo_dataset()
+    assert len(records) == 6 * 4 * 5 and len({r.name for r in records}) == len(records)
+    assert {r.reference for r in records} == set(DEMO_REFERENCES)

@@ -68,3 +68,24 @@ def test_weights_override_loads_another_file(tmp_path, metric):
     x = toy_images(2, (64, 64))
     with torch.no_grad():
         assert torch.allclose(other(x), metric(x))
+
+
+@pytest.mark.parametrize("size", [(128, 160), (45, 70), (32, 32)])
+def test_a_batch_scores_each_image_as_if_alone(metric, size):
+    x = toy_images(3, size)
+    with torch.no_grad():
+        batched = metric(x)
+        alone = torch.cat([metric(x[i : i + 1]) for i in range(3)])
+    assert batched.shape == (3,) and batched.dtype == torch.float32
+    assert torch.allclose(batched, alone, atol=1e-4, rtol=0)
+
+
+def test_gradients_reach_the_input_and_are_finite(metric):
+    x = toy_images(2, (128, 160)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(metric(x).sum(), x)
+    assert torch.isfinite(grad).all() and float(grad.abs().sum()) > 0
+
+
+def test_images_below_one_patch_are_rejected(metric):
+    with pytest.raises(ValueError, match="at least 32x32"):
+        metric(torch.rand(1, 3, 31, 64))

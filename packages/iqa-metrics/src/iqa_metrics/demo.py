@@ -19,7 +19,7 @@ from .cnniqa import CNNIQA
 WEIGHTS_FILE = "demo_cnniqa.pt"
 INFO_FILE = "demo_cnniqa.json"
 #: Constructor arguments of the shipped network (the weights file depends on them).
-ARCHITECTURE: dict[str, Any] = {"normalize": False}
+ARCHITECTURE: dict[str, Any] = {"normalize": True}
 #: The network regresses SSIM (0-1); scores are reported on the synthetic-opinion scale 0-100.
 SCORE_SCALE = 100.0
 
