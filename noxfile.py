@@ -107,6 +107,27 @@ def perf(session: nox.Session) -> None:
         "--out",
         "docs/perf-attacks.json",
     )
+    # the same ratios on a heavier metric (TOPIQ-NR, ResNet-50, random weights): attacks with a fixed
+    # extra term per step (NIQE-like naturalness, SSIM, flow warp) pay relatively less for it there
+    session.run(
+        "iqa-attacks",
+        "bench",
+        "--metric",
+        "topiq-nr",
+        "--metric-option",
+        "pretrained=false",
+        "--metric-option",
+        "backbone_pretrain=false",
+        "--attacks",
+        "ifgsm,mifgsm,amifgsm,apgd,zhang-ssim,stadv",
+        "--batch",
+        "4",
+        "--repeats",
+        "2",
+        "--out",
+        "docs/perf-attacks-topiq.json",
+        env={"HF_HUB_OFFLINE": "1", "IQA_OFFLINE": "1"},
+    )
     session.run("python", "packages/iqa-certify/benchmarks/bench_overhead.py", "--out", "docs/perf-certify.json")
 
 

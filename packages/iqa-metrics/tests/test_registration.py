@@ -47,3 +47,11 @@ def test_registry_lists_them_after_install() -> None:
     available = set(registry.available("metric"))
     expected = {registry.normalise_name(n) for n in entry_points()}
     assert expected <= available, f"not installed yet (re-sync): {sorted(expected - available)[:10]}"
+
+
+def test_every_public_name_resolves() -> None:
+    import iqa_metrics
+
+    for name in iqa_metrics.__all__:
+        assert getattr(iqa_metrics, name) is not None, name
+    assert iqa_metrics.MSSSIM.name == "ms-ssim"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY: dict[str, str] = {
     "LinearityIQA": "linearity",
@@ -19,6 +19,7 @@ _LAZY: dict[str, str] = {
     "PyiqaMetric": "pyiqa_adapter",
     "PSNR": "fr",
     "SSIM": "fr",
+    "MSSSIM": "fr",
     "MSE": "fr",
     "Linf": "fr",
     "LPIPS": "fr",
