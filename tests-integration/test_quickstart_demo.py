@@ -32,15 +32,18 @@ def test_attack_raises_scores_and_jpeg_pulls_them_back(quickstart):
     assert no_defence["mean_attacked"] > no_defence["mean_clean"]
     assert non_adaptive["mean_purified_attacked"] < no_defence["mean_attacked"]
     assert non_adaptive["d"] < no_defence["d"]  # JPEG reduces the discrepancy (lower D is better)
-    assert adaptive["mean_attacked"] > adaptive["mean_clean"]
+    # The adaptive attack optimises f(P(x')): it must raise the defended score, and more than the
+    # non-adaptive attack does through the same defence. f(x') itself need not go up.
+    assert adaptive["mean_purified_attacked"] > adaptive["mean_clean"]
+    assert adaptive["mean_purified_attacked"] > non_adaptive["mean_purified_attacked"]
 
 
 def test_demo_metric_correlates_with_the_synthetic_scores(quickstart):
     result, _ = quickstart
     no_defence = result["rows"][0]
-    # Held-out demo references; measured 0.49 (the demo metric ranks blur/noise/pixelation well and
-    # contrast loss badly). A random scorer would sit near 0.
-    assert no_defence["srocc_clear"] > 0.3
+    # Held-out demo references; measured 0.939 (blur, noise, JPEG, pixelation). A random scorer
+    # would sit near 0.
+    assert no_defence["srocc_clear"] > 0.8
     assert no_defence["srocc_adv"] < no_defence["srocc_clear"]  # the attack hurts the correlation
 
 

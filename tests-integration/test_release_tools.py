@@ -57,10 +57,11 @@ def test_the_workspace_pins_are_satisfiable() -> None:
 def test_a_pin_that_excludes_the_sibling_fails_clearly(tree: Path) -> None:
     _replace(tree / "packages/iqa-purify/pyproject.toml", '"iqa-core>=0.1,<0.2"', '"iqa-core>=0.2,<0.3"')
     result = _tool("check_versions.py", "--root", tree)
+    core = members(tree)["iqa-core"].version
     assert result.returncode == 1
     assert "1 version problem(s)" in result.stderr
     assert (
-        "iqa-purify: [dependencies] requires iqa-core<0.3,>=0.2 but the workspace has iqa-core 0.1.0" in result.stderr
+        f"iqa-purify: [dependencies] requires iqa-core<0.3,>=0.2 but the workspace has iqa-core {core}" in result.stderr
     )
     assert "widen the pin in" in result.stderr and '"iqa-core>=0.1,<0.2"' in result.stderr
 
@@ -72,11 +73,12 @@ def test_extras_and_groups_are_checked_too(tree: Path) -> None:
 
 
 def test_a_stale_dunder_version_is_reported(tree: Path) -> None:
+    version = members(tree)["iqa-attacks"].version
     _replace(
-        tree / "packages/iqa-attacks/src/iqa_attacks/__init__.py", '__version__ = "0.2.0"', '__version__ = "0.1.9"'
+        tree / "packages/iqa-attacks/src/iqa_attacks/__init__.py", f'__version__ = "{version}"', '__version__ = "0.0.9"'
     )
     (problem,) = check_versions.problems(members(tree))
-    assert "iqa-attacks: __version__ = '0.1.9'" in problem and "'0.2.0'" in problem
+    assert "iqa-attacks: __version__ = '0.0.9'" in problem and f"'{version}'" in problem
 
 
 # bump -------------------------------------------------------------------------------------------
@@ -104,18 +106,19 @@ def test_next_version_rejects_nonsense(how: str) -> None:
 
 def test_bump_writes_pyproject_init_and_a_dated_changelog(tree: Path) -> None:
     pkg = tree / "packages/iqa-purify"
+    old = members(tree)["iqa-purify"].version
     result = _tool(
         "bump.py", "iqa-purify", "minor", "--note", "New `median` preset.", "--note", "Faster DiffPure.",
         "--date", "2025-03-04", "--root", tree,
     )  # fmt: skip
     assert result.returncode == 3, result.stderr  # iqa-bench[all] pins iqa-purify <0.3
-    assert "bumped iqa-purify 0.2.0 -> 0.3.0" in result.stdout and "uv lock" in result.stdout
+    assert f"bumped iqa-purify {old} -> 0.3.0" in result.stdout and "uv lock" in result.stdout
     assert "iqa-bench [optional-dependencies.all] iqa-purify<0.3,>=0.1 does not admit iqa-purify 0.3.0" in result.stderr
     assert re.search(r'^version = "0\.3\.0"$', (pkg / "pyproject.toml").read_text(), re.MULTILINE)
     assert '__version__ = "0.3.0"' in (pkg / "src/iqa_purify/__init__.py").read_text()
     changelog = (pkg / "CHANGELOG.md").read_text()
     assert changelog.startswith(
-        "# Changelog\n\n## 0.3.0 (2025-03-04)\n\n- New `median` preset.\n- Faster DiffPure.\n\n## 0.2.0"
+        f"# Changelog\n\n## 0.3.0 (2025-03-04)\n\n- New `median` preset.\n- Faster DiffPure.\n\n## {old}"
     )
     # the other packages are untouched, and check_versions now reports the stale extra
     (problem,) = check_versions.problems(members(tree))
@@ -123,16 +126,21 @@ def test_bump_writes_pyproject_init_and_a_dated_changelog(tree: Path) -> None:
 
 
 def test_bump_patch_keeps_sibling_pins_valid(tree: Path) -> None:
+    current = members(tree)["iqa-purify"].version
     old, new, stale = bump.bump(tree, "iqa-purify", "patch", ["Fix."], "2025-01-01")
-    assert (old, new, stale) == ("0.2.0", "0.2.1", [])
+    assert (old, new, stale) == (current, bump.next_version(current, "patch"), [])
     assert check_versions.problems(members(tree)) == []
 
 
 def test_bump_releases_an_unreleased_section(tree: Path) -> None:
     changelog = tree / "packages/iqa-certify/CHANGELOG.md"
     _replace(changelog, "# Changelog\n\n", "# Changelog\n\n## Unreleased\n\n- Certify on tiles.\n\n")
+    current = members(tree)["iqa-certify"].version
+    new = bump.next_version(current, "patch")
     bump.bump(tree, "iqa-certify", "patch", [], "2025-05-06")
-    assert changelog.read_text().startswith("# Changelog\n\n## 0.1.1 (2025-05-06)\n\n- Certify on tiles.\n\n## 0.1.0")
+    assert changelog.read_text().startswith(
+        f"# Changelog\n\n## {new} (2025-05-06)\n\n- Certify on tiles.\n\n## {current}"
+    )
 
 
 def test_bump_without_notes_or_unreleased_section_refuses(tree: Path) -> None:
@@ -146,16 +154,17 @@ def test_bump_of_a_package_without_dunder_version(tree: Path) -> None:
     init = tree / "packages/iqa-train/src/iqa_train/__init__.py"
     init.write_text('"""A package that keeps its version in pyproject.toml only."""\n')
     init_before = init.read_text()
-    bump.bump(tree, "iqa-train", "0.1.1", ["Adversarial fine-tuning."], "2025-01-01")
+    target = bump.next_version(members(tree)["iqa-train"].version, "patch")
+    bump.bump(tree, "iqa-train", target, ["Adversarial fine-tuning."], "2025-01-01")
     assert init.read_text() == init_before
-    assert members(tree)["iqa-train"].version == "0.1.1"
+    assert members(tree)["iqa-train"].version == target
 
 
 def test_bump_dry_run_writes_nothing_and_reports_stale_pins(tree: Path) -> None:
     before = {p: p.read_text() for p in tree.rglob("*") if p.is_file()}
     result = _tool("bump.py", "iqa-core", "minor", "--note", "x", "--dry-run", "--root", tree)
     assert result.returncode == 3
-    assert "would bump iqa-core 0.1.0 -> 0.2.0" in result.stdout
+    assert f"would bump iqa-core {members(tree)['iqa-core'].version} -> 0.2.0" in result.stdout
     assert result.stderr.count("iqa-core<0.2,>=0.1 does not admit iqa-core 0.2.0") == 6
     assert {p: p.read_text() for p in tree.rglob("*") if p.is_file()} == before
 
