@@ -13,6 +13,7 @@ measured it. Absolute seconds are printed for context only; compare ratios.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -32,6 +33,18 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "uv run --locked nox -s perf"
 
 
+def log(message: str) -> None:
+    print(f"[perf] {message}", file=sys.stderr, flush=True)
+
+
+def staged(what: str, fn: Any, *args: Any) -> Any:
+    """Run one stage with a progress line (so a killed run shows where) and free memory after it."""
+    log(f"{what} ...")
+    result = fn(*args)
+    gc.collect()
+    return result
+
+
 def _timed(fn, repeat: int = 3) -> float:
     fn()  # warm-up
     best = float("inf")
@@ -47,10 +60,10 @@ def scorer_figures(device: str) -> dict[str, Any]:
     from iqa_core.testing import toy_images
 
     metric = create("metric", "demo-cnniqa").to(device)
-    images = toy_images(64, (192, 256))
+    images = toy_images(64, (128, 160))  # the demo dataset's size
     batched = _timed(lambda: Scorer(device, batch_size=32).score(metric, images))
     single = _timed(lambda: [Scorer(device, batch_size=1).score(metric, images[i : i + 1]) for i in range(64)])
-    return {"images": 64, "size": "192x256", "batched_s": batched, "per_image_s": single, "speedup": single / batched}
+    return {"images": 64, "size": "128x160", "batched_s": batched, "per_image_s": single, "speedup": single / batched}
 
 
 def attack_figures(device: str) -> dict[str, Any]:
@@ -58,7 +71,7 @@ def attack_figures(device: str) -> dict[str, Any]:
     from iqa_core.testing import toy_images
 
     metric = create("metric", "demo-cnniqa").to(device)
-    x = toy_images(16, (192, 256)).to(device)
+    x = toy_images(16, (128, 160)).to(device)
     attack = create("attack", "ifgsm", preset="strong")
 
     def forward_backward() -> None:
@@ -101,7 +114,8 @@ def defence_figures(device: str, size: tuple[int, int] = (384, 512), batch: int 
     return out
 
 
-OFFLINE_METRICS: dict[str, dict[str, Any]] = {
+#: The ports of iqa-metrics build with random weights and no download.
+PORTED_METRICS: dict[str, dict[str, Any]] = {
     "demo-cnniqa": {},
     "linearity": {"pretrained": False},
     "koncept512": {"pretrained": False},
@@ -110,29 +124,40 @@ OFFLINE_METRICS: dict[str, dict[str, Any]] = {
 }
 
 
+def _metric_speed(metric: Any, x: torch.Tensor) -> dict[str, float]:
+    with torch.inference_mode():
+        forward = _timed(lambda: metric(x), repeat=1)
+
+    def step() -> None:
+        xi = x.clone().requires_grad_(True)
+        torch.autograd.grad(metric(xi).sum(), xi)
+
+    backward = _timed(step, repeat=1)
+    return {"forward_images_per_s": len(x) / forward, "forward_backward_images_per_s": len(x) / backward}
+
+
 def metric_figures(device: str, size: tuple[int, int] = (384, 512), batch: int = 8) -> dict[str, Any]:
-    """Forward and forward+backward images/s at 384x512, batch 8, for metrics that build offline
-    (the ports with random weights: speed does not depend on the weight values)."""
+    """Forward and forward+backward images/s at 384x512, batch 8, for the nine benchmark metrics and the
+    demo metric, all with random weights (speed does not depend on the weight values): the ports
+    directly, pyiqa's five with random backbones placed by ``iqa_metrics.offline`` (MANIQA with 1 crop
+    per image instead of pyiqa's 20)."""
     from iqa_core import create
     from iqa_core.testing import toy_images
+    from iqa_metrics.offline import STAND_IN_OPTIONS, offline_backbones, stand_in_options
 
     x = toy_images(batch, size).to(device)
     out: dict[str, Any] = {}
-    for name, params in OFFLINE_METRICS.items():
-        try:
-            metric = create("metric", name, **params).to(device)
-            with torch.inference_mode():
-                forward = _timed(lambda m=metric: m(x), repeat=1)
-
-            def step(m: Any = metric) -> None:
-                xi = x.clone().requires_grad_(True)
-                torch.autograd.grad(m(xi).sum(), xi)
-
-            backward = _timed(step, repeat=1)
-        except Exception as error:  # noqa: BLE001 - reported, the other metrics go on
-            out[name] = {"error": f"{type(error).__name__}: {str(error)[:120]}"}
-            continue
-        out[name] = {"forward_images_per_s": batch / forward, "forward_backward_images_per_s": batch / backward}
+    with tempfile.TemporaryDirectory(prefix="iqa-perf-backbones-") as tmp, offline_backbones(tmp):
+        for name in [*PORTED_METRICS, *STAND_IN_OPTIONS]:
+            try:
+                params = PORTED_METRICS[name] if name in PORTED_METRICS else stand_in_options(name, tmp)
+                metric = create("metric", name, **params).to(device)
+                out[name] = _metric_speed(metric, x)
+                del metric
+            except Exception as error:  # noqa: BLE001 - reported, the other metrics go on
+                out[name] = {"error": f"{type(error).__name__}: {str(error)[:120]}"}
+            log(f"metric {name}: {out[name]}")
+            gc.collect()
     return out
 
 
@@ -223,7 +248,7 @@ def write(figures: dict[str, Any], out_dir: Path) -> None:
             lines.append(f"| {name} | not measured: {value['error']} | |")
     lines += [
         "",
-        "## Metrics (384x512, batch 8; ports with random weights)",
+        "## Metrics (384x512, batch 8; random weights; MANIQA with 1 crop per image, pyiqa default 20)",
         "",
         "| metric | forward img/s | forward+backward img/s |",
         "|---|---|---|",
@@ -235,14 +260,59 @@ def write(figures: dict[str, Any], out_dir: Path) -> None:
             lines.append(
                 f"| {name} | {value['forward_images_per_s']:.2f} | {value['forward_backward_images_per_s']:.2f} |"
             )
-    lines += [
+    lines += attack_tables(out_dir) + certify_table(out_dir)
+    (out_dir / "performance.md").write_text("\n".join(lines) + "\n")
+
+
+ATTACK_FILES = {
+    "perf-attacks.json": "demo metric (1-layer CNNIQA), 8 images 128x128",
+    "perf-attacks-topiq.json": "TOPIQ-NR (ResNet-50, random weights), 4 images 128x128",
+}
+
+
+def attack_tables(out_dir: Path) -> list[str]:
+    """Tables of the ``iqa-attacks bench`` JSONs the same nox session wrote before this script."""
+    lines = [
         "",
-        "Attack overheads: `docs/perf-attacks.json` (`iqa-attacks bench`); certification overhead:",
-        "`docs/perf-certify.json` (`packages/iqa-certify/benchmarks/bench_overhead.py`),",
-        "both written by the same session.",
+        "## Attacks (`iqa-attacks bench`, same session)",
         "",
+        "White-box: wall time / (gradient passes x the metric's pure forward+backward on the same batch),",
+        "median of 3 runs after a warm-up, each ratio against a forward+backward timed right after it.",
+        "Black-box: queries per second.",
     ]
-    (out_dir / "performance.md").write_text("\n".join(lines))
+    for file, what in ATTACK_FILES.items():
+        path = out_dir / file
+        if not path.exists():
+            lines += ["", f"`{file}`: not written in this run."]
+            continue
+        lines += ["", f"### {what} (`docs/{file}`)", ""]
+        lines += ["| attack | gradient passes | overhead | queries/s |", "|---|---|---|---|"]
+        for row in json.loads(path.read_text()):
+            overhead = f"{row['overhead']:.3f}" if row["overhead"] is not None else ""
+            qps = f"{row['queries_per_s']:.0f}" if row["queries_per_s"] is not None else ""
+            lines.append(f"| {row['attack']} | {row['gradient_passes']} | {overhead} | {qps} |")
+    return lines
+
+
+def certify_table(out_dir: Path) -> list[str]:
+    path = out_dir / "perf-certify.json"
+    if not path.exists():
+        return ["", "`perf-certify.json`: not written in this run."]
+    data = json.loads(path.read_text())
+    lines = [
+        "",
+        "## Certification (`packages/iqa-certify/benchmarks/bench_overhead.py`, same session)",
+        "",
+        f"Certify time over (N0 + N) x the pure batched forward time, {data['image_size']}px images, "
+        f"batch {data['batch_size']}, median of {data['rounds']} rounds.",
+        "",
+        "| certifier | samples / image | wall-time overhead | CPU-time overhead |",
+        "|---|---|---|---|",
+    ]
+    for name, row in data["certifiers"].items():
+        wall, cpu = row["overhead_ratio"], row["cpu_time_overhead_ratio"]
+        lines.append(f"| {name} | {row['samples_per_image']} | {wall:.3f} | {cpu:.3f} |")
+    return lines
 
 
 def main() -> int:
@@ -256,11 +326,11 @@ def main() -> int:
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU",
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
-        "scorer": scorer_figures(args.device),
-        "attack": attack_figures(args.device),
-        "defences": defence_figures(args.device),
-        "metrics": metric_figures(args.device),
-        "bench": bench_figures(),
+        "scorer": staged("scorer", scorer_figures, args.device),
+        "attack": staged("attack", attack_figures, args.device),
+        "defences": staged("defences", defence_figures, args.device),
+        "metrics": staged("metrics", metric_figures, args.device),
+        "bench": staged("bench runs", bench_figures),
         "max_rss_kb_driver": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }
     write(figures, Path(args.out))

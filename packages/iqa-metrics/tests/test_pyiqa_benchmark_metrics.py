@@ -6,17 +6,9 @@ layout of the metric's release, load it back through the adapter's ``weights=PAT
 check that pyiqa's own release loader reads the same file to the same network), score a batch of
 4 images of 384 x 512 with gradients, and run the conformance kit.
 
-Where the backbones come from offline:
-
-* paq2piq: torchvision ResNet-18 ImageNet weights, read by torch.hub from
-  ``$TORCH_HOME/hub/checkpoints/resnet18-<hash>.pth`` (the hash is not re-checked for a cached file);
-* maniqa: timm ``vit_base_patch8_224``, read from the Hugging Face cache
-  (``models--timm--vit_base_patch8_224.augreg2_in21k_ft_in1k``, ``model.safetensors``) under
-  ``HF_HUB_OFFLINE=1``;
-* clipiqa+: OpenAI CLIP RN50 as a TorchScript archive passed as ``backbone=PATH`` (pyiqa's own
-  ``RN50`` cache entry is sha256-checked against the official file, so a random one cannot stand in
-  there);
-* metaiqa, topiq_nr: no download (``resnet18(weights=None)``; ``backbone_pretrain=False``).
+The backbones come from ``iqa_metrics.offline`` (random weights in the official formats where the
+loaders look: torch.hub's cache for paq2piq's ResNet-18, a Hugging Face snapshot for maniqa's ViT,
+a TorchScript archive for clipiqa+'s CLIP RN50; metaiqa and topiq_nr need none).
 
 MANIQA scores ``test_sample`` 224 px crops of ViT-B/8 per image (pyiqa default 20): here 1, which keeps
 the 4-image backward within a few GB of CPU memory (20 crops need more than 20 GB).
@@ -25,9 +17,9 @@ the 4-image backward within a few GB of CPU memory (20 crops need more than 20 G
 from __future__ import annotations
 
 import gc
-import warnings
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,65 +31,11 @@ from iqa_core import create
 from iqa_core.protocols import Metric
 from iqa_core.testing import check_metric, toy_images
 from iqa_core.weights import WeightsNotFoundError
+from iqa_metrics.offline import STAND_IN_OPTIONS, stand_in_options
 from iqa_metrics.pyiqa_adapter import BENCHMARK_BOUNDS, PyiqaMetric
 
 #: pyiqa's CLIP loader reads OpenAI's TorchScript archives (the official format) with torch.jit.load.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"  # any 40-hex revision for the fake Hugging Face snapshot
-
-
-# ---------------------------------------------------------------- random backbones where the loaders look
-def place_torchvision_resnet18(torch_home: Path) -> None:
-    """torchvision's ImageNet ResNet-18 file name in torch.hub's checkpoint cache, random weights."""
-    import torchvision
-    from torchvision.models import ResNet18_Weights
-
-    target = torch_home / "hub" / "checkpoints" / Path(ResNet18_Weights.IMAGENET1K_V1.url).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision.models.resnet18().state_dict(), target)
-
-
-def place_timm_hf_weights(hf_cache: Path, architecture: str) -> None:
-    """A Hugging Face cache snapshot of timm's default pretrained tag for ``architecture``, random weights."""
-    import safetensors.torch
-    import timm
-    from huggingface_hub.file_download import repo_folder_name
-
-    repo_id = timm.models.get_pretrained_cfg(architecture).hf_hub_id
-    repo = hf_cache / repo_folder_name(repo_id=repo_id, repo_type="model")
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(COMMIT)
-    snapshot = repo / "snapshots" / COMMIT
-    snapshot.mkdir(parents=True)
-    state = timm.create_model(architecture, pretrained=False).state_dict()
-    safetensors.torch.save_file({k: v.contiguous() for k, v in state.items()}, snapshot / "model.safetensors")
-
-
-def write_clip_rn50_archive(path: Path) -> Path:
-    """OpenAI CLIP RN50 with random weights, saved as the official files are: a TorchScript archive."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # openai-clip imports pkg_resources
-        import clip
-        from clip.model import CLIP
-
-    model = CLIP(
-        embed_dim=1024,
-        image_resolution=224,
-        vision_layers=(3, 4, 6, 3),
-        vision_width=64,
-        vision_patch_size=None,
-        context_length=77,
-        vocab_size=49408,
-        transformer_width=512,
-        transformer_heads=8,
-        transformer_layers=12,
-    ).eval()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes on data-dependent branches; jit deprecation notices
-        traced = torch.jit.trace(model, (torch.rand(1, 3, 224, 224), clip.tokenize(["a photo"])), check_trace=False)
-        torch.jit.save(traced, str(path))
-    return path
 
 
 # ---------------------------------------------------------------- checkpoints in the releases' layouts
@@ -133,19 +71,40 @@ class Case:
     arch_module: str
     release_key: str
     save: Callable[[nn.Module, Path], None]
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 CASES: dict[str, Case] = {
     c.pyiqa_name: c
     for c in (
         Case("paq2piq", "paq2piq", "paq2piq_arch", "url", plain_state),
-        Case("maniqa", "maniqa", "maniqa_arch", "koniq", plain_state, {"test_sample": 1}),
+        Case("maniqa", "maniqa", "maniqa_arch", "koniq", plain_state),
         Case("clipiqa+", "clipiqa+", "clipiqa_arch", "clipiqa+", learned_prompts),
         Case("metaiqa", "metaiqa", "metaiqa_arch", "meta-infer-ready", metaiqa_original),
-        Case("topiq-nr", "topiq_nr", "topiq_arch", "cfanet_nr_koniq_res50", params_state, {"backbone_pretrain": False}),
+        Case("topiq-nr", "topiq_nr", "topiq_arch", "cfanet_nr_koniq_res50", params_state),
     )
 }
+
+
+def test_every_stand_in_is_covered_here() -> None:
+    assert {c.registry_name for c in CASES.values()} == set(STAND_IN_OPTIONS)
+
+
+def test_offline_backbones_restores_the_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
+    from iqa_metrics.offline import offline_backbones
+
+    monkeypatch.delenv("TORCH_HOME", raising=False)
+    cache = huggingface_hub.constants.HF_HUB_CACHE
+    with offline_backbones(tmp_path):
+        assert os.environ["TORCH_HOME"] == str(tmp_path / "torch") and os.environ["HF_HUB_OFFLINE"] == "1"
+        assert str(tmp_path / "hf") == huggingface_hub.constants.HF_HUB_CACHE
+    assert "TORCH_HOME" not in os.environ and cache == huggingface_hub.constants.HF_HUB_CACHE
+
+
+def test_unknown_stand_in_names_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="known: clipiqa\\+, maniqa"):
+        stand_in_options("musiq", tmp_path)
 
 
 def perturb(net: nn.Module, seed: int) -> None:
@@ -183,13 +142,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     mp.setenv("HF_HUB_OFFLINE", "1")
     mp.setenv("TORCH_HOME", str(root / "torch"))
     mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(root / "hf"))
-    options = dict(case.options)
-    if case.pyiqa_name == "paq2piq":
-        place_torchvision_resnet18(root / "torch")
-    elif case.pyiqa_name == "maniqa":
-        place_timm_hf_weights(root / "hf", "vit_base_patch8_224")
-    elif case.pyiqa_name == "clipiqa+":
-        options["backbone"] = str(write_clip_rn50_archive(root / "RN50-random.pt"))
+    options = {k: v for k, v in stand_in_options(case.registry_name, root).items() if k != "pretrained"}
     try:
         torch.manual_seed(1)
         original = create("metric", case.registry_name, pretrained=False, **options)
