@@ -67,7 +67,10 @@ def place_timm_hf_weights(hf_cache: str | Path, architecture: str) -> Path:
     import timm
     from huggingface_hub.file_download import repo_folder_name
 
-    repo_id = timm.models.get_pretrained_cfg(architecture).hf_hub_id
+    config = timm.models.get_pretrained_cfg(architecture)
+    if config is None or not config.hf_hub_id:
+        raise ValueError(f"timm has no Hugging Face weights for {architecture!r}")
+    repo_id = str(config.hf_hub_id)
     repo = Path(hf_cache) / repo_folder_name(repo_id=repo_id, repo_type="model")
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / "main").write_text(SNAPSHOT)

@@ -168,7 +168,8 @@ def check_attack(
     for p, (value, grad) in zip(parameters, saved, strict=True):
         if not torch.equal(p.detach(), value):
             raise _fail(attack, "changed the metric's parameters")
-        if (p.grad is None) != (grad is None) or (grad is not None and not torch.equal(p.grad, grad)):
+        changed = p.grad is not None if grad is None else (p.grad is None or not torch.equal(p.grad, grad))
+        if changed:
             raise _fail(attack, "accumulated gradients into the metric's parameters (backward to the input only)")
     _check_image_output(attack, x, adv)
     if adv.requires_grad:
