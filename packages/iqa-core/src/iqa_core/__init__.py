@@ -11,7 +11,7 @@ from .scorer import OutOfMemoryAtBatchOne, Scorer, resolve_device
 from .types import Bounds, Budget, Certificate, Threat
 from .validation import ImageContractError, check_images
 
-__version__ = "0.1.1"
+__version__ = "0.1.2"
 
 __all__ = [
     "Attack",
