@@ -67,25 +67,21 @@ def scorer_figures(device: str) -> dict[str, Any]:
 
 
 def attack_figures(device: str) -> dict[str, Any]:
+    """I-FGSM[strong] on the demo metric at the demo size, through ``iqa_attacks.benchmark`` (the
+    same measurement as ``iqa-attacks bench``: input-only backward, per-run ratios, median)."""
+    from iqa_attacks.benchmark import bench_attack
     from iqa_core import create
     from iqa_core.testing import toy_images
 
     metric = create("metric", "demo-cnniqa").to(device)
     x = toy_images(16, (128, 160)).to(device)
-    attack = create("attack", "ifgsm", preset="strong")
-
-    def forward_backward() -> None:
-        xi = x.clone().requires_grad_(True)
-        metric(xi).sum().backward()
-
-    pure = _timed(forward_backward)
-    full = _timed(lambda: attack(metric, x))
+    result = bench_attack(create("attack", "ifgsm", preset="strong"), metric, x)
     return {
         "attack": "ifgsm[strong]",
-        "iterations": attack.iterations,
-        "attack_s": full,
-        "forward_backward_s": pure,
-        "overhead_ratio": full / (attack.iterations * pure),
+        "iterations": result.gradient_passes,
+        "attack_s": result.wall_s,
+        "forward_backward_s": result.forward_backward_s,
+        "overhead_ratio": result.overhead,
     }
 
 
