@@ -31,7 +31,7 @@ from iqa_core import create
 from iqa_core.protocols import Metric
 from iqa_core.testing import check_metric, toy_images
 from iqa_core.weights import WeightsNotFoundError
-from iqa_metrics.offline import STAND_IN_OPTIONS, stand_in_options
+from iqa_metrics.offline import STAND_IN_OPTIONS, offline_backbones, stand_in_options
 from iqa_metrics.pyiqa_adapter import BENCHMARK_BOUNDS, PyiqaMetric
 
 #: pyiqa's CLIP loader reads OpenAI's TorchScript archives (the official format) with torch.jit.load.
@@ -92,8 +92,6 @@ def test_every_stand_in_is_covered_here() -> None:
 def test_offline_backbones_restores_the_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub.constants
 
-    from iqa_metrics.offline import offline_backbones
-
     monkeypatch.delenv("TORCH_HOME", raising=False)
     cache = huggingface_hub.constants.HF_HUB_CACHE
     with offline_backbones(tmp_path):
@@ -128,33 +126,31 @@ class Built:
     checkpoint: Path
     options: dict[str, Any]
     root: Path
-    monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    """One metric at a time (pytest groups the tests by metric and frees each before building the next)."""
-    import huggingface_hub.constants
+    """One metric at a time (pytest groups the tests by metric and frees each before building the next).
 
+    Built under ``offline_backbones``, the helper users and ``nox -s perf`` rely on, so these tests
+    also prove that it points every loader at the stand-ins (a miss would try the network and fail).
+    """
     case = CASES[request.param]
     root = tmp_path_factory.mktemp(case.registry_name.replace("+", "plus"))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HF_HUB_OFFLINE", "1")
-    mp.setenv("TORCH_HOME", str(root / "torch"))
-    mp.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(root / "hf"))
-    options = {k: v for k, v in stand_in_options(case.registry_name, root).items() if k != "pretrained"}
-    try:
-        torch.manual_seed(1)
-        original = create("metric", case.registry_name, pretrained=False, **options)
-        perturb(original.inner.net, seed=11)
-        checkpoint = root / release_file(case.arch_module, case.release_key)
-        case.save(original.inner.net, checkpoint)
-        torch.manual_seed(2)  # a different initialisation: only the checkpoint can make the two equal
-        reloaded = create("metric", case.registry_name, weights=checkpoint, **options)
-        yield Built(case, original, reloaded, checkpoint, options, root, mp)
-    finally:
-        mp.undo()
-        gc.collect()
+    with offline_backbones(root):
+        options = stand_in_options(case.registry_name, root)
+        options.pop("pretrained")  # the original is random; the reload reads the checkpoint
+        try:
+            torch.manual_seed(1)
+            original = create("metric", case.registry_name, pretrained=False, **options)
+            perturb(original.inner.net, seed=11)
+            checkpoint = root / release_file(case.arch_module, case.release_key)
+            case.save(original.inner.net, checkpoint)
+            torch.manual_seed(2)  # a different initialisation: only the checkpoint can make the two equal
+            reloaded = create("metric", case.registry_name, weights=checkpoint, **options)
+            yield Built(case, original, reloaded, checkpoint, options, root)
+        finally:
+            gc.collect()
 
 
 def assert_same_state(a: nn.Module, b: nn.Module) -> None:
