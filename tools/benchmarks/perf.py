@@ -4,7 +4,8 @@ Writes ``docs/performance.md`` and ``docs/performance.json``. Every figure says 
 measured it. Absolute seconds are printed for context only; compare ratios.
 
 * Scorer: batched vs per-image throughput on the demo metric.
-* Attack overhead: I-FGSM wall time over ``iterations x`` one pure forward+backward of the metric.
+* Metrics: forward and forward+backward images/s of the nine benchmark metrics and the demo metric.
+* Renders the attack (``iqa-attacks bench``) and certification JSONs the nox session wrote first.
 * Defence throughput: images per second of each installed cheap defence at its default preset.
 * Bench orchestration overhead: wall time of a run over the component compute time it recorded.
 * Peak memory of a bench run at 100 vs 1000 images (streamed chunks: should stay flat).
@@ -66,25 +67,6 @@ def scorer_figures(device: str) -> dict[str, Any]:
     return {"images": 64, "size": "128x160", "batched_s": batched, "per_image_s": single, "speedup": single / batched}
 
 
-def attack_figures(device: str) -> dict[str, Any]:
-    """I-FGSM[strong] on the demo metric at the demo size, through ``iqa_attacks.benchmark`` (the
-    same measurement as ``iqa-attacks bench``: input-only backward, per-run ratios, median)."""
-    from iqa_attacks.benchmark import bench_attack
-    from iqa_core import create
-    from iqa_core.testing import toy_images
-
-    metric = create("metric", "demo-cnniqa").to(device)
-    x = toy_images(16, (128, 160)).to(device)
-    result = bench_attack(create("attack", "ifgsm", preset="strong"), metric, x)
-    return {
-        "attack": "ifgsm[strong]",
-        "iterations": result.gradient_passes,
-        "attack_s": result.wall_s,
-        "forward_backward_s": result.forward_backward_s,
-        "overhead_ratio": result.overhead,
-    }
-
-
 def defence_figures(device: str, size: tuple[int, int] = (384, 512), batch: int = 8) -> dict[str, Any]:
     """Images/s of each defence that runs offline, batched, and batched over a per-image loop."""
     from iqa_core import available, create
@@ -121,14 +103,13 @@ PORTED_METRICS: dict[str, dict[str, Any]] = {
 
 
 def _metric_speed(metric: Any, x: torch.Tensor) -> dict[str, float]:
+    """Images/s of one forward pass and of one input-gradient pass (the same timing as
+    ``iqa-attacks bench``); one warm-up and one timed run each: the slow ports take a minute a pass."""
+    from iqa_attacks.benchmark import forward_backward_time
+
     with torch.inference_mode():
         forward = _timed(lambda: metric(x), repeat=1)
-
-    def step() -> None:
-        xi = x.clone().requires_grad_(True)
-        torch.autograd.grad(metric(xi).sum(), xi)
-
-    backward = _timed(step, repeat=1)
+    backward = forward_backward_time(metric, x, repeats=1)
     return {"forward_images_per_s": len(x) / forward, "forward_backward_images_per_s": len(x) / backward}
 
 
@@ -215,7 +196,7 @@ def bench_figures() -> dict[str, Any]:
 def write(figures: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "performance.json").write_text(json.dumps(figures, indent=2))
-    s, a, b = figures["scorer"], figures["attack"], figures["bench"]
+    s, b = figures["scorer"], figures["bench"]
     lines = [
         "# Performance",
         "",
@@ -226,7 +207,6 @@ def write(figures: dict[str, Any], out_dir: Path) -> None:
         "|---|---|",
         f"| Scorer batched vs per-image speed-up (demo metric, {s['images']} images {s['size']}) "
         f"| {s['speedup']:.2f}x |",
-        f"| I-FGSM time / ({a['iterations']} x forward+backward) | {a['overhead_ratio']:.3f} |",
         f"| bench orchestration overhead (wall / component compute), 100 images | {b['100']['overhead_ratio']:.3f} |",
         f"| bench orchestration overhead (wall / component compute), 1000 images | {b['1000']['overhead_ratio']:.3f} |",
         f"| peak memory, 1000 vs 100 images | {b['peak_memory_ratio_1000_vs_100']:.3f} "
@@ -323,7 +303,6 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
         "scorer": staged("scorer", scorer_figures, args.device),
-        "attack": staged("attack", attack_figures, args.device),
         "defences": staged("defences", defence_figures, args.device),
         "metrics": staged("metrics", metric_figures, args.device),
         "bench": staged("bench runs", bench_figures),
