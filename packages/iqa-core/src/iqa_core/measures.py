@@ -80,7 +80,7 @@ def _ssim_maps(
     c = reference.shape[1]
     g = _gaussian_window(window, sigma, reference.device, reference.dtype)
     # The five local means in one grouped convolution over a stacked batch: one call instead of
-    # five is about 3.5x faster on a CPU (per-call costs dominate these depthwise convolutions).
+    # five (measured on a CPU: the blurs 3.5x faster, SSIM forward+backward about 2x at 384x512).
     stacked = torch.cat(
         [reference, distorted, reference * reference, distorted * distorted, reference * distorted], dim=1
     )
