@@ -13,6 +13,7 @@ import torch
 from iqa_core.protocols import Metric
 from iqa_core.testing import check_metric
 from iqa_core.weights import WeightsNotFoundError
+from iqa_metrics._base import IMAGENET_MEAN, IMAGENET_STD, normalise, resize
 from iqa_metrics._checkpoint import layout_of, resolve_weights
 from iqa_metrics.fpr import FPRMetric, fpr_patches
 from iqa_metrics.koncept import KonCept512
@@ -54,9 +55,10 @@ def _pair(tmp_path_factory: pytest.TempPathFactory, cls: Any, seed: int, save: A
 @pytest.fixture(scope="session")
 def linearity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
     def save(model: LinearityIQA, path: Path) -> None:
-        # as the official main.py saves it: k and b computed with numpy, optimizer state beside the model
-        k = [np.float64(1.0), np.float64(1.0), np.float64(12.5)]
-        b = [np.float64(0.0), np.float64(0.0), np.float64(40.0)]
+        # as the official main.py saves it: k and b computed with numpy (index 0 maps the final output y[-1],
+        # indices 1 and 2 the side regressors), optimizer state beside the model
+        k = [np.float64(12.5), np.float64(3.0), np.float64(0.5)]
+        b = [np.float64(40.0), np.float64(-7.0), np.float64(2.0)]
         torch.save({"model": model.net.state_dict(), "optimizer": {"state": {}}, "k": k, "b": b}, path)
 
     return _pair(tmp_path_factory, LinearityIQA, 1, save, resize=(64, 80))
@@ -140,6 +142,24 @@ def test_linearity_k_b_and_resize(linearity: tuple[Any, Any, Path]) -> None:
     _, reloaded, _ = linearity
     assert (reloaded.k, reloaded.b) == (12.5, 40.0)
     assert LinearityIQA.__init__.__kwdefaults__["resize"] == (498, 664)
+
+
+def test_linearity_maps_the_final_output_with_k0_b0(linearity: tuple[Any, Any, Path]) -> None:
+    """Regression (issue 13, defect 1): official test_demo.py reports ``y[-1] * k[0] + b[0]``, not k[-1], b[-1]."""
+    original, reloaded, _ = linearity
+    x = images(2, 64, 80, seed=11)
+    with torch.no_grad():
+        y = original.net(normalise(resize(x, (64, 80)), IMAGENET_MEAN, IMAGENET_STD))
+        got = reloaded(x)
+    assert torch.allclose(got, y[:, -1] * 12.5 + 40.0, rtol=1e-6, atol=1e-5)
+    assert not torch.allclose(got, y[:, -1] * 0.5 + 2.0, rtol=1e-3)  # the side regressor's mapping (old port)
+    # gradients scale with k[0] as well
+    x.requires_grad_(True)
+    reloaded(x).sum().backward()
+    reference = x.detach().clone().requires_grad_(True)
+    original(reference).sum().backward()
+    assert reference.grad is not None and x.grad is not None
+    assert torch.allclose(x.grad, 12.5 * reference.grad, rtol=1e-4, atol=1e-7)
 
 
 def test_koncept_official_pooling_is_the_top_left_8x8_window(koncept: tuple[Any, Any, Path]) -> None:

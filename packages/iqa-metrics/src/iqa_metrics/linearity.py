@@ -5,13 +5,19 @@ torchvision's ResNeXt-101 32x8d without its pooling and classifier (``features.0
 global average pooling of the outputs of ``layer3`` (``features.6``, 1024 channels) and ``layer4``
 (``features.7``, 2048 channels); each goes through a reduction head ``dr6`` / ``dr7``
 (Linear-BN-Linear-BN-Linear-BN-ReLU down to 64) with a side regressor ``regr6`` / ``regr7``;
-``regression`` maps the 128 concatenated features to the score. The checkpoint stores
-``{"model": state_dict, "k": [k6, k7, k], "b": [b6, b7, b]}``: the reported quality is
-``regression(...) * k[-1] + b[-1]`` (the linear rescaling fitted after norm-in-norm training).
+``regression`` maps the 128 concatenated features to the score. The network returns
+``[regr6, regr7, regression]`` (``y[-1]`` is the score). The checkpoint stores
+``{"model": state_dict, "k": [...], "b": [...]}``, the linear rescalings fitted by
+``IQAPerformance.linear_mapping`` after norm-in-norm training; index 0 belongs to the final output
+(``linear_mapping(pq_before, sq, i=0)`` with ``pq_before = y_pred[-1]``), indices 1 and 2 to the side
+regressors ``regr6`` / ``regr7``. The reported quality is ``y[-1] * k[0] + b[0]``, as in the official
+``test_demo.py`` ("See line 39 of IQAperformance.py, i=0") and the benchmark's wrapper
+(``checkpoint['k'][0]``, ``checkpoint['b'][0]``).
 
 Input transform (official ``test_demo.py --resize``, the setting the checkpoint was trained with):
 bilinear resize to 498 x 664 (height x width), ImageNet normalisation. ``resize=None`` keeps the
-input size (any size from 32 x 32 works). The official code uses ``np.int`` (removed from NumPy);
+input size (any size from 32 x 32 works); that is what the benchmark's wrapper does (it normalises
+and scores the frame at its own size). The official code uses ``np.int`` (removed from NumPy);
 the spatial-pyramid pooling with ``P = 1`` is a global average, written here as a mean.
 """
 
@@ -76,7 +82,8 @@ class LinearityIQA(PortedMetric):
     """LinearityIQA (ResNeXt-101 + norm-in-norm rescaling), the official ``p1q2.pth`` checkpoint.
 
     ``weights``: a checkpoint in the official format (default: the cached official file).
-    ``pretrained=False``: random weights, ``k = 1, b = 0`` (tests). ``resize``: ``(height, width)``
+    ``pretrained=False``: random weights, ``k = 1, b = 0`` (tests). The score is the network's final
+    output mapped with the checkpoint's ``k[0]``, ``b[0]`` (official ``test_demo.py``). ``resize``: ``(height, width)``
     the input is resized to (official 498 x 664), or None to keep the input size.
     Scores are on the KonIQ-10k MOS scale (about 0-100, higher is better).
     """
@@ -107,8 +114,8 @@ class LinearityIQA(PortedMetric):
             )
         state = extract_state_dict(checkpoint["model"], path)
         load_into(self.net, state, what=f"checkpoint {path} for 'linearity'")
-        self.k = _last_float(checkpoint.get("k", 1.0), "k", path)
-        self.b = _last_float(checkpoint.get("b", 0.0), "b", path)
+        self.k = _first_float(checkpoint.get("k", 1.0), "k", path)
+        self.b = _first_float(checkpoint.get("b", 0.0), "b", path)
 
     def score(self, images: Tensor) -> Tensor:
         x = resize(images, self.size) if self.size is not None else images  # type: ignore[arg-type]
@@ -116,13 +123,17 @@ class LinearityIQA(PortedMetric):
         return out[:, -1] * self.k + self.b
 
 
-def _last_float(value: Any, key: str, path: PathLike) -> float:
-    """``k`` / ``b`` are lists (one per output) of floats, numpy scalars or tensors; the last one rescales the score."""
+def _first_float(value: Any, key: str, path: PathLike) -> float:
+    """``k`` / ``b``: lists (one per output) of floats, numpy scalars or tensors; the first one maps the score.
+
+    Index 0 is the mapping of the final output ``y[-1]`` (official ``IQAPerformance.compute`` fits
+    it with ``i=0`` on ``y_pred[-1]``; ``test_demo.py`` applies ``k[0]``, ``b[0]``).
+    """
     if isinstance(value, list | tuple):
         if not value:
             raise ValueError(f"checkpoint {path}: {key!r} is empty")
-        value = value[-1]
+        value = value[0]
     try:
-        return float(value.reshape(-1)[-1]) if hasattr(value, "reshape") else float(value)
+        return float(value.reshape(-1)[0]) if hasattr(value, "reshape") else float(value)
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint {path}: {key!r} is not a number ({error})") from error
