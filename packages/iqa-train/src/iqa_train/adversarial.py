@@ -16,9 +16,17 @@ training set, which is that same formula expressed in the native units: a pertur
 ``M = 0.05`` costs 5 % of the scale whatever the dataset. Adjusted MOS are not clipped.
 
 Defaults: APGD (``apgd`` from iqa-attacks), 2 iterations, ``eps = 4/255``; the paper trains one
-model per ``eps`` in {2, 4, 8}/255. A list of ``eps`` draws one per batch. Any registered attack
-can replace APGD (its own parameters then apply). The attack raises the predicted quality (the
-benchmark's attack loss); since ``y' <= y`` this also raises the training loss on the attacked half.
+model per ``eps`` in {2, 4, 8}/255. A list of ``eps`` draws one per batch. Any registered
+white-box attack can replace APGD (its own parameters then apply).
+
+What the attack maximises (benchmark A.3.5: "the goal of the attack during the training process
+is to increase model loss"): the training loss of each attacked image against its adjusted
+target, ``l(f(x'), y'(x'))`` with ``y'(x') = y - s * span * M(x, x')`` recomputed for every
+candidate ``x'`` (gradients flow through ``f`` and ``M``). The attack is handed that loss as a
+higher-is-better "metric" (:class:`TrainingLossObjective`); it never sees the model's score
+direction. Raising the predicted score instead (the benchmark's eq. 1 attack) *lowers* the loss
+whenever the prediction is below ``y'``. The per-image loss is :func:`~iqa_train.losses.per_image_loss`
+(``|f - y'|`` for L1 and norm-in-norm, ``(f - y')^2`` for MSE).
 """
 
 from __future__ import annotations
@@ -29,9 +37,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from iqa_core import Bounds
+
 from .components import ComponentSpec, Measure, create, distance_measure
 from .datasets import derived_seed
-from .losses import LossFn, get_loss
+from .losses import LossFn, get_loss, per_image_loss
 from .trainer import Step
 
 DEFAULT_EPS_255: tuple[float, ...] = (4.0,)
@@ -65,6 +75,53 @@ def make_attacks(
     if not values or any(not v > 0 for v in values):
         raise ValueError(f"eps values (per 255) must be > 0, got {values}")
     return [create("attack", parsed, "adversarial training", eps=v / 255.0) for v in values]
+
+
+class TrainingLossObjective(nn.Module):
+    """The per-image training loss on candidate images ``x'``, as a metric for an attack to raise.
+
+    ``objective(x') = l(f(x'), y - s * span * M(x, x'))`` per image (see the module docstring).
+    Declared higher-is-better with bounds ``[0, span]`` (the attack loss divides by the diameter:
+    a constant scale). Every call must score the whole batch in its original order (white-box
+    attacks do); a call with another number of images is refused with a clear error.
+    """
+
+    higher_is_better = True
+    differentiable = True
+
+    def __init__(
+        self,
+        model: nn.Module,
+        images: Tensor,
+        targets: Tensor,
+        *,
+        measure: Measure,
+        mos_span: float,
+        loss: LossFn,
+        model_higher_is_better: bool,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.images = images.detach()
+        self.targets = targets.detach().float().flatten()
+        self.measure = measure
+        self.mos_span = float(mos_span)
+        self.loss = loss
+        self.model_higher_is_better = model_higher_is_better
+        self.bounds = Bounds(0.0, self.mos_span)
+        self.name = f"training-loss[{getattr(model, 'name', type(model).__name__)}]"
+
+    def forward(self, candidates: Tensor) -> Tensor:
+        if candidates.shape[0] != self.targets.numel():
+            raise ValueError(
+                f"the adversarial-training attack scored {candidates.shape[0]} images of a batch of "
+                f"{self.targets.numel()}: attacks on the training loss must score the whole batch at once "
+                "(use a white-box attack such as apgd, ifgsm or pgd, not a black-box one)"
+            )
+        predictions = self.model(candidates).flatten().float()
+        distance = self.measure(self.images, candidates).float().flatten()
+        adjusted = adjusted_mos(self.targets, distance, self.mos_span, higher_is_better=self.model_higher_is_better)
+        return per_image_loss(self.loss, predictions, adjusted)
 
 
 class AdversarialTraining:
@@ -101,13 +158,30 @@ class AdversarialTraining:
             self._measure = distance_measure(self._measure_spec, device)
         return self._measure
 
-    def attack(self, model: nn.Module, images: Tensor, step: Step) -> Tensor:
-        """Attacked copies of ``images`` (model in eval mode during the attack, then restored)."""
+    def model_higher_is_better(self, model: nn.Module) -> bool:
+        if self.higher_is_better is not None:
+            return self.higher_is_better
+        return bool(getattr(model, "higher_is_better", True))
+
+    def attack(self, model: nn.Module, images: Tensor, targets: Tensor, step: Step) -> Tensor:
+        """Copies of ``images`` attacked to raise the training loss against the adjusted MOS.
+
+        The model runs in eval mode during the attack and is restored afterwards.
+        """
         choice = derived_seed("eps", step.seed, step.epoch, step.index) % len(self.attacks)
+        objective = TrainingLossObjective(
+            model,
+            images,
+            targets,
+            measure=self.measure(images.device),
+            mos_span=self.mos_span,
+            loss=self.loss_fn,
+            model_higher_is_better=self.model_higher_is_better(model),
+        )
         was_training = model.training
         model.eval()
         try:
-            adversarial = self.attacks[choice](model, images.detach(), generator=step.generator)
+            adversarial = self.attacks[choice](objective, images.detach(), generator=step.generator)
         finally:
             model.train(was_training)
         return adversarial.detach().to(images.dtype)
@@ -115,10 +189,8 @@ class AdversarialTraining:
     def __call__(
         self, model: nn.Module, images: Tensor, targets: Tensor, step: Step
     ) -> tuple[Tensor, dict[str, float]]:
-        adversarial = self.attack(model, images, step)
-        higher = self.higher_is_better
-        if higher is None:
-            higher = bool(getattr(model, "higher_is_better", True))
+        adversarial = self.attack(model, images, targets, step)
+        higher = self.model_higher_is_better(model)
         with torch.no_grad():
             distance = self.measure(images.device)(images, adversarial).float()
             adjusted = adjusted_mos(targets.float(), distance, self.mos_span, higher_is_better=higher)

@@ -78,6 +78,24 @@ def norm_in_norm_loss(
 LOSSES: dict[str, LossFn] = {"l1": l1_loss, "mse": mse_loss, "norm-in-norm": norm_in_norm_loss}
 
 
+def per_image_loss(loss: LossFn, prediction: Tensor, target: Tensor) -> Tensor:
+    """The training loss of each image on its own, ``(N,)``: what an attack on the loss maximises.
+
+    L1 and MSE are means of per-image terms (``|f - y|``, ``(f - y)^2``). Norm-in-norm is defined
+    over a batch (it normalises by the batch's mean and norm), so an image has no loss of its
+    own: its per-image term is ``|f - y|``, the ``p = 1`` error that norm-in-norm sums after
+    normalisation (documented deviation: the attacked quantity is then the unnormalised error).
+    Any other callable is evaluated on each image alone.
+    """
+    prediction = prediction.float().flatten()
+    target = target.float().flatten()
+    if loss is l1_loss or loss is norm_in_norm_loss:
+        return (prediction - target).abs()
+    if loss is mse_loss:
+        return (prediction - target).pow(2)
+    return torch.stack([loss(prediction[i : i + 1], target[i : i + 1]) for i in range(prediction.numel())])
+
+
 def get_loss(name: str) -> LossFn:
     """The loss called ``name`` (``l1``, ``mse`` or ``norm-in-norm``)."""
     key = name.strip().lower().replace("_", "-")

@@ -1,10 +1,14 @@
 """NT: norm regularisation training (Liu et al., CVPR 2024, "gradient norm regularization").
 
-    L = L_IQA(f(x), y) + lambda * ((f(x + h d) - f(x)) / h)^2,   d = sign(grad_x f(x)) (detached)
+    L = L_IQA(f(x), y) + lambda * mean_batch(((f(x + h d) - f(x)) / h)^2) / 2,   d = sign(grad_x f(x))
+
+The factor 1/2 is the reference code's (DefenseIQA-NT ``HyperIQASolver.loss_grad``:
+``dl.pow(2).mean()/2``), and the paper's lambdas were tuned with it: lambda here means what it
+means there (checked against that code by ``tests/test_parity_nt.py``).
 
 The finite difference approximates ``||grad_x f(x)||_1`` (eq. 6: the first-order change along
 ``d`` is ``d . grad = ||grad||_1``) without double backpropagation; the exact version,
-``lambda * ||grad_x f(x)||_1^2`` with ``create_graph=True`` (eq. 5), is here for small models
+``lambda * ||grad_x f(x)||_1^2 / 2`` with ``create_graph=True`` (eq. 5), is here for small models
 and to check the approximation (tested: both values and their parameter gradients agree).
 
 Pixel space. The step ``x + h d`` is taken on the image in [0, 1], the space the attacks use
@@ -117,6 +121,6 @@ class NormRegularization:
     ) -> tuple[Tensor, dict[str, float]]:
         penalty, scores = self.penalty(model, images)
         iqa = self.loss_fn(scores, targets.float())
-        regulariser = penalty.mean()
-        loss = iqa + self.lam * regulariser
-        return loss, {"iqa_loss": float(iqa.detach()), "grad_l1_rms": float(regulariser.detach().sqrt())}
+        mean_square = penalty.mean()
+        loss = iqa + self.lam * mean_square / 2  # the reference's dl.pow(2).mean()/2
+        return loss, {"iqa_loss": float(iqa.detach()), "grad_l1_rms": float(mean_square.detach().sqrt())}
