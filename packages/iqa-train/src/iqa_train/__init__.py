@@ -9,7 +9,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("IQA_OFFLINE", "1")
 
-from .adversarial import AdversarialTraining, adjusted_mos, make_attacks
+from .adversarial import AdversarialTraining, TrainingLossObjective, adjusted_mos, make_attacks
 from .api import train_adversarial, train_nt
 from .components import ComponentSpec, MissingComponentError
 from .datasets import (
@@ -27,7 +27,7 @@ from .datasets import (
     write_split,
 )
 from .fcn import FCNNet, Pair, generate_attacked, read_pairs, train_fcn
-from .losses import l1_loss, mse_loss, norm_in_norm_loss
+from .losses import l1_loss, mse_loss, norm_in_norm_loss, per_image_loss
 from .nt import NT_LAMBDAS, NormRegularization, exact_penalty, finite_difference_penalty, nt_lambda
 from .trainer import Trainer, TrainResult, TrainSettings
 
@@ -47,6 +47,7 @@ __all__ = [
     "TrainResult",
     "TrainSettings",
     "Trainer",
+    "TrainingLossObjective",
     "__version__",
     "adjusted_mos",
     "exact_penalty",
@@ -62,6 +63,7 @@ __all__ = [
     "mse_loss",
     "norm_in_norm_loss",
     "nt_lambda",
+    "per_image_loss",
     "read_dataset",
     "read_pairs",
     "read_split",
