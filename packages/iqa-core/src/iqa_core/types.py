@@ -91,6 +91,10 @@ class Certificate:
     with the certified L2 radius; regression-based ones (median smoothing) fill ``score``
     with the smoothed score, ``lower``/``upper`` with the certified score bounds and
     ``delta``/``relative_delta`` with the certified change (``delta / diam``).
+
+    ``kind`` (``"classification"`` / ``"regression"``) is set by the certifier; when it is
+    ``None``, :func:`iqa_core.scoring.certificate_kind` infers it (a certificate with a delta is a
+    regression one). A regression certificate has no radius: its ``radius`` field means nothing.
     """
 
     abstained: bool
@@ -105,3 +109,8 @@ class Certificate:
     n: int = 0
     seconds: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    kind: Literal["classification", "regression"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in ("classification", "regression"):
+            raise ValueError(f"Certificate kind must be 'classification' or 'regression', got {self.kind!r}")
