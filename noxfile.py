@@ -7,6 +7,7 @@ runs the same on CI and on a contributor's machine.
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -50,10 +51,35 @@ def lint(session: nox.Session) -> None:
     session.run("lint-imports")
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium(session: nox.Session) -> None:
+    """The leaderboard page is tested in headless Chromium (Debian's package): install it when missing.
+
+    Installing needs root and apt-get (as on CI and the development machines); elsewhere the
+    session stops with the command to run.
+    """
+    if CHROMIUM.exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or os.geteuid() != 0:
+        session.error(
+            "headless Chromium is needed for the HTML leaderboard tests and is not installed: "
+            "run `sudo apt-get install chromium` (Debian/Ubuntu) and retry"
+        )
+    session.log("installing Debian's chromium for the HTML leaderboard tests")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run(apt, "update", "-qq", external=True, env=env, silent=True)
+    session.run(apt, "install", "-y", "-qq", "chromium", external=True, env=env, silent=True)
+
+
 @nox.session(python=PYTHON)
 @nox.parametrize("package", PACKAGES)
 def tests(session: nox.Session, package: str) -> None:
     """One package installed alone (with only its declared dependencies) and its own tests."""
+    if package == "iqa-bench":
+        ensure_chromium(session)
     sync(session, "--package", package, "--no-default-groups", "--group", "test")
     session.run("python", "tools/check_isolation.py", package)
     session.run("pytest", f"packages/{package}/tests", "-q", "-p", "no:cacheprovider", *session.posargs)
