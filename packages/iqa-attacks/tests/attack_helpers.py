@@ -61,7 +61,7 @@ ATTACKS: dict[type, dict[str, Any]] = {
     StAdv: {"iterations": 8},
     AdvCF: {"iterations": 8},
     CAdv: {"pretrained": False, "width": 0.125, "size": 32, "hints": 10, "iterations": 4},
-    UAP: {"size": 16, "epochs": 3},
+    UAP: {"size": 16, "epochs": 3, "lr": 0.05},
     FACPA: {"width": 8, "epochs": 8, "lr": 1e-2},
     NES: {"max_queries": 60, "n_samples": 10},
     Square: dict(BLACK_BOX_TEST_PARAMS),

@@ -1,10 +1,22 @@
 """FACPA (Shumitskaya et al., 2023): a U-Net generates the perturbation in one forward pass.
 
-``x' = clip(x + amplitude * tanh(G(x)))`` with ``G`` a small U-Net (two down/up levels with skip
-connections, widths ``width``, ``2 width``, ``4 width``), trained (``fit``) with Adam on a
-training set to maximise the benchmark loss; applying it costs one generator pass and no metric
-gradient. Restriction: Linf = ``amplitude`` exactly; presets 0.02 / 0.04 / 0.08 (reference code).
-The generator is saved and loaded as a ``state_dict`` file.
+As in the benchmark's reference code (``methods/cnn-attack/train.py`` and
+``utils/cnn_evaluate.py``): the generator's output ``tanh(G(x))`` is scaled by ``10/255`` in
+training (``normalize_and_scale``) and by ``10/255 * amplitude * 10`` when applied:
+``x' = clip(x + amplitude * (100/255) * tanh(G(x)))``. Restriction: Linf = ``amplitude * 100/255``
+(declared as the budget; ``tanh`` approaches it where the generator saturates); presets
+k = 0.02 / 0.04 / 0.08, the reference's amplitudes, i.e. Linf 2 / 4 / 8 per 255.
+``fit`` follows the reference schedule: Adam (lr 1e-3), 5 epochs of ``ceil(N / 8)`` steps, each on
+a fresh random batch of 8, minimising ``1 - s * mean f(clip(x + (10/255) tanh(G(x)))) / diam(f)``
+(the clip passes the gradient through unchanged, as the reference's ``res.data.clamp_``). It
+warns when given far fewer images than the reference's training set (COCO_train_9999 / VOC2012)
+and logs each epoch's training loss and the applied Linf (``history``).
+
+Deliberate deviation: ``G`` is a small U-Net (two down/up levels with skip connections, widths
+``width``, ``2 width``, ``4 width``) that takes any input size; the reference uses pix2pix's
+8-level U-Net (ngf 64, instance norm, dropout), which needs inputs of at least 256x256 and applies
+to 256-aligned crops whose output it tiles over the image. The generator is saved and loaded as a
+``state_dict`` file.
 """
 
 from __future__ import annotations
@@ -18,10 +30,16 @@ from torch import Tensor, nn
 
 from iqa_core import Budget, Metric
 
-from .base import check_count, check_positive, optimiser_step
+from .base import check_count, check_positive
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
-from .trainable import TrainableAttackBase, iterate_batches
+from .trainable import BatchSampler, TrainableAttackBase, cpu_generator, straight_through_clamp
+
+TRAIN_SCALE = 10 / 255
+"""The reference's ``normalize_and_scale``: ``tanh(G(x)) * 10/255`` in training."""
+
+LINF_PER_AMPLITUDE = 100 / 255
+"""Applied: ``tanh(G(x)) * (10/255) * amplitude * 10``, so Linf = ``amplitude * 100/255``."""
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -77,7 +95,8 @@ class FACPA(TrainableAttackBase):
         weights: str | None = None,
         direction: Direction = "up",
     ) -> None:
-        super().__init__(Budget("linf", check_positive("amplitude", amplitude)), direction)
+        amplitude = check_positive("amplitude", amplitude)
+        super().__init__(Budget("linf", LINF_PER_AMPLITUDE * amplitude), direction)
         self.amplitude = float(amplitude)
         self.width = check_count("width", width)
         self.epochs = check_count("epochs", epochs)
@@ -98,19 +117,30 @@ class FACPA(TrainableAttackBase):
     def fit(
         self, metric: Metric, images: Tensor | Iterable[Tensor], *, generator: torch.Generator | None = None
     ) -> None:
-        batches = list(iterate_batches(images, self.batch_size))
-        if not batches:
-            raise ValueError("fit needs at least one training image")
-        cpu_generator = generator if generator is None or generator.device.type == "cpu" else None
-        net = self._build(cpu_generator).to(batches[0].device).train()
+        sampler = BatchSampler(images, self.batch_size)
+        self.warn_if_few_images(sampler.n_images, self.epochs * sampler.steps_per_epoch, self.epochs, self.batch_size)
+        draw_generator = cpu_generator(generator)
+        net = self._build(draw_generator).to(sampler.device).train()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr)
+        params = list(net.parameters())
+        self.history = []
         with torch.enable_grad():
-            for _ in range(self.epochs):
-                for batch in batches:
-                    x = batch.detach()
-                    adv = (x + self.amplitude * torch.tanh(net(x))).clamp(0, 1)
+            for epoch in range(1, self.epochs + 1):
+                losses, peak = [], 0.0
+                for _ in range(sampler.steps_per_epoch):
+                    x = sampler.draw(draw_generator)
+                    out = torch.tanh(net(x))
+                    adv = straight_through_clamp(x + TRAIN_SCALE * out)
                     loss = -attack_loss(metric, metric(adv), self.direction).mean()
-                    optimiser_step(optimiser, loss)
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward(inputs=params)
+                    for p in params:
+                        if p.grad is not None:
+                            p.grad = torch.nan_to_num(p.grad)
+                    optimiser.step()
+                    losses.append(1 + float(loss.detach()))
+                    peak = max(peak, float(out.detach().abs().max()))
+                self.log_epoch(epoch, sum(losses) / len(losses), self.amplitude * LINF_PER_AMPLITUDE * peak)
         self.generator_net = net.eval()
         self.fitted = True
 
@@ -129,4 +159,4 @@ class FACPA(TrainableAttackBase):
         assert self.generator_net is not None
         net = self.generator_net.to(images.device)
         with torch.no_grad():
-            return (images + self.amplitude * torch.tanh(net(images))).clamp(0, 1)
+            return (images + self.amplitude * LINF_PER_AMPLITUDE * torch.tanh(net(images))).clamp(0, 1)

@@ -1,10 +1,16 @@
 """Optimised-UAP (Shumitskaya et al., 2022): one universal perturbation for every image.
 
-Training (``fit``): a pattern ``p = tanh(w) / max|tanh(w)|`` (``3 x size x size``, Linf norm 1) is optimised
-with Adam over the training set to maximise the mean loss of ``clip(x + amplitude * tile(p))``;
-applying it needs no gradient: ``x' = clip(x + amplitude * tile(p))``, the pattern tiled over
-(and cropped to) the image. Restriction: Linf = ``amplitude`` exactly; presets 0.078 / 0.157 /
-0.314 (the reference amplitudes, 20/40/80 per 255). The reference trains at 256x256 on COCO/VOC.
+As in the benchmark's reference code (``methods/uap/train.py`` and ``utils/uap_evaluate.py``):
+``fit`` trains a ``3 x size x size`` pattern ``p`` (initialised to 1e-4 everywhere) with Adam
+(lr 1e-3, 5 epochs of ``ceil(N / 8)`` steps, each on a fresh random batch of 8) to minimise
+``1 - s * mean f(clip(x + tile(p))) / diam(f)``, the clip passing the gradient through unchanged
+(the reference clamps ``res.data``), and clamps ``p`` to ``[-0.1, 0.1]`` after every step.
+Applying it needs no gradient: ``x' = clip(x + amplitude * tile(p))``, the pattern tiled over
+(and cropped to) the image. Restriction: Linf = ``0.1 * amplitude`` (declared as the budget;
+reached once the trained pattern saturates its clamp somewhere, which the reference schedule
+does); presets k = 0.078 / 0.157 / 0.314, the reference's amplitudes, i.e. Linf 2 / 4 / 8 per 255.
+The reference trains at 256x256 on COCO_train_9999 / VOC2012: ``fit`` warns when given far
+fewer images, and logs each epoch's training loss and the applied Linf (``history``).
 """
 
 from __future__ import annotations
@@ -17,15 +23,16 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric
 
-from .base import check_count, check_positive, optimiser_step, randn
+from .base import check_count, check_positive
 from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
-from .trainable import TrainableAttackBase, iterate_batches
+from .trainable import BatchSampler, TrainableAttackBase, cpu_generator, straight_through_clamp
 
+PATTERN_LINF = 0.1
+"""The reference clamps the trained pattern to +-0.1; ``amplitude`` multiplies it."""
 
-def unit_linf(pattern: Tensor) -> Tensor:
-    """Scale a pattern to a maximum absolute value of exactly 1."""
-    return pattern / pattern.abs().amax().clamp_min(1e-12)
+PATTERN_INIT = 1e-4
+"""The reference's initial value of every pattern entry."""
 
 
 def tile_to(pattern: Tensor, h: int, w: int) -> Tensor:
@@ -53,12 +60,13 @@ class UAP(TrainableAttackBase):
         amplitude: float = 0.157,
         size: int = 256,
         epochs: int = 5,
-        lr: float = 1e-2,
+        lr: float = 1e-3,
         batch_size: int = 8,
         weights: str | None = None,
         direction: Direction = "up",
     ) -> None:
-        super().__init__(Budget("linf", check_positive("amplitude", amplitude)), direction)
+        amplitude = check_positive("amplitude", amplitude)
+        super().__init__(Budget("linf", PATTERN_LINF * amplitude), direction)
         self.amplitude = float(amplitude)
         self.size = check_count("size", size)
         self.epochs = check_count("epochs", epochs)
@@ -71,31 +79,51 @@ class UAP(TrainableAttackBase):
     def fit(
         self, metric: Metric, images: Tensor | Iterable[Tensor], *, generator: torch.Generator | None = None
     ) -> None:
-        batches = list(iterate_batches(images, self.batch_size))
-        if not batches:
-            raise ValueError("fit needs at least one training image")
-        device = batches[0].device
-        raw = (0.5 * randn((3, self.size, self.size), generator, device)).requires_grad_(True)
-        optimiser = torch.optim.Adam([raw], lr=self.lr)
+        sampler = BatchSampler(images, self.batch_size)
+        self.warn_if_few_images(sampler.n_images, self.epochs * sampler.steps_per_epoch, self.epochs, self.batch_size)
+        draw_generator = cpu_generator(generator)
+        pattern = torch.full((3, self.size, self.size), PATTERN_INIT, device=sampler.device, requires_grad=True)
+        optimiser = torch.optim.Adam([pattern], lr=self.lr)
+        self.history = []
         with torch.enable_grad():
-            for _ in range(self.epochs):
-                for batch in batches:
-                    x = batch.detach()
-                    adv = (x + self.amplitude * tile_to(unit_linf(torch.tanh(raw)), *x.shape[-2:])).clamp(0, 1)
+            for epoch in range(1, self.epochs + 1):
+                losses = []
+                for _ in range(sampler.steps_per_epoch):
+                    x = sampler.draw(draw_generator)
+                    adv = straight_through_clamp(x + tile_to(pattern, *x.shape[-2:]))
                     loss = -attack_loss(metric, metric(adv), self.direction).mean()
-                    optimiser_step(optimiser, loss)
-        self.pattern = unit_linf(torch.tanh(raw.detach()))
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward(inputs=[pattern])
+                    assert pattern.grad is not None
+                    pattern.grad = torch.nan_to_num(pattern.grad)
+                    optimiser.step()
+                    with torch.no_grad():
+                        pattern.clamp_(-PATTERN_LINF, PATTERN_LINF)
+                    losses.append(1 + float(loss.detach()))
+                self.log_epoch(epoch, sum(losses) / len(losses), self.amplitude * float(pattern.detach().abs().max()))
+        self.pattern = pattern.detach().clone()
         self.fitted = True
+
+    @property
+    def applied_linf(self) -> float:
+        """The Linf this fitted attack adds (before clipping to [0, 1]): ``amplitude * max|p|``."""
+        self._require_fitted()
+        assert self.pattern is not None
+        return self.amplitude * float(self.pattern.abs().max())
 
     def state(self) -> dict[str, Any]:
         assert self.pattern is not None
-        return {"pattern": self.pattern.cpu(), "size": self.size}
+        return {"pattern": self.pattern.cpu(), "size": self.size, "pattern_linf": PATTERN_LINF}
 
     def restore(self, state: dict[str, Any]) -> None:
         pattern = state["pattern"]
         if not isinstance(pattern, Tensor) or pattern.ndim != 3 or pattern.shape[0] != 3:
             raise ValueError("a saved UAP needs a (3, H, W) 'pattern' tensor")
-        self.pattern = unit_linf(pattern.float())
+        pattern = pattern.float()
+        if "pattern_linf" not in state:
+            # files of versions before the reference convention held a unit-Linf pattern
+            pattern = PATTERN_LINF * pattern / pattern.abs().amax().clamp_min(1e-12)
+        self.pattern = pattern.clamp(-PATTERN_LINF, PATTERN_LINF)
         self.size = int(pattern.shape[-1])
 
     def perturb(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None) -> Tensor:
