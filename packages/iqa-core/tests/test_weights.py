@@ -92,11 +92,42 @@ def test_unpublished_hash_is_trusted_on_first_use_then_checked(home):
     record = path.with_name(path.name + ".sha256")
     assert record.read_text().strip() == digest
     assert weights.fetch(spec, progress=False) == path  # served from the cache, hash matches the record
-    path.write_bytes(b"tampered")  # a changed cache file no longer matches the record: fetched again
-    assert weights.sha256_of(weights.fetch(spec, progress=False)) == digest
+    path.write_bytes(b"tampered")  # a changed cache file no longer matches the record: refused, not replaced
+    tampered = hashlib.sha256(b"tampered").hexdigest()
+    with pytest.raises(ChecksumError) as info:
+        weights.fetch(spec, progress=False)
+    message = str(info.value)
+    assert str(path) in message and digest in message and tampered in message and "To fix" in message
+    assert path.read_bytes() == b"tampered" and record.read_text().strip() == digest  # nothing silently rewritten
+
+
+def test_hand_placed_file_without_hash_is_recorded_on_first_use_and_checked_after(home, capsys):
+    """Regression (issue 13, defect 13): a cache file with no published hash is verified on every later use."""
+    src, digest = _checkpoint(home)
+    spec = WeightSpec("toy", "https://example.invalid/model.pth", None)
+    target = weights.cache_dir() / "model.pth"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(src.read_bytes())
+    assert weights.check_recorded(spec, target) == target  # first use: trusted and recorded
+    record = target.with_name("model.pth.sha256")
+    assert record.read_text().strip() == digest and "trusting this file on first use" in capsys.readouterr().err
+    assert weights.fetch(spec, progress=False) == target  # later uses: checked against the record
+    target.write_bytes(b"another file")
+    with pytest.raises(ChecksumError, match=r"changed since they were first used.*re-record it") as info:
+        weights.check_recorded(spec, target, replace_hint="re-record it")
+    assert digest in str(info.value) and hashlib.sha256(b"another file").hexdigest() in str(info.value)
 
 
 def test_copy_into_cache_records_unpublished_hash(home):
     src, digest = _checkpoint(home)
-    target = weights.copy_into_cache(WeightSpec("toy", "https://example.invalid/model.pth", None), src)
-    assert target.with_name(target.name + ".sha256").read_text().strip() == digest
+    spec = WeightSpec("toy", "https://example.invalid/model.pth", None)
+    target = weights.copy_into_cache(spec, src)
+    record = target.with_name(target.name + ".sha256")
+    assert record.read_text().strip() == digest
+    other = home / "other.pth"
+    torch.save({"w": torch.ones(2)}, other)
+    weights.copy_into_cache(spec, other)  # the explicit way to replace a cached file: re-recorded
+    assert record.read_text().strip() == weights.sha256_of(other) == weights.sha256_of(target)
+    assert weights.copy_into_cache(spec, target) == target  # the cached file itself: hash recorded again
+    assert weights.fetch(spec, progress=False) == target
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".part")]

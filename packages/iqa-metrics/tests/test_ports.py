@@ -12,9 +12,10 @@ import torch
 
 from iqa_core.protocols import Metric
 from iqa_core.testing import check_metric
-from iqa_core.weights import WeightsNotFoundError
+from iqa_core.weights import ChecksumError, WeightsNotFoundError, sha256_of
 from iqa_metrics._base import IMAGENET_MEAN, IMAGENET_STD, normalise, resize
 from iqa_metrics._checkpoint import layout_of, resolve_weights
+from iqa_metrics.cli import main as cli_main
 from iqa_metrics.fpr import FPRMetric, fpr_patches
 from iqa_metrics.koncept import KonCept512
 from iqa_metrics.linearity import LinearityIQA
@@ -253,7 +254,34 @@ def test_cached_official_file_is_used(
     target = OFFICIAL_WEIGHTS["fpr"].cache_path
     target.parent.mkdir(parents=True)
     target.write_bytes(fpr[2].read_bytes())
-    model = FPRMetric()
+    model = FPRMetric()  # placed by hand: trusted on first use, its sha256 recorded
+    assert target.with_name(target.name + ".sha256").read_text().strip() == sha256_of(target)
     x = images(1, 64, 64)
     with torch.no_grad():
         assert torch.equal(model(x), fpr[0](x))
+
+
+def test_download_from_file_records_the_hash_and_a_replaced_cache_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fpr: tuple[Any, Any, Path]
+) -> None:
+    """Regression (issue 13, defect 13): ``download --from`` records the sha256; later uses verify it."""
+    monkeypatch.setenv("IQA_HOME", str(tmp_path / "home"))
+    official = OFFICIAL_WEIGHTS["fpr"]
+    assert cli_main(["download", "fpr", "--from", str(fpr[2])]) == 0
+    target = official.cache_path
+    record = target.with_name(target.name + ".sha256")
+    recorded = sha256_of(fpr[2])
+    assert record.read_text().strip() == recorded
+    FPRMetric()  # verified against the record
+    other = tmp_path / "other.pkl"  # same layout, other weights: a silently replaced cache file
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in fpr[0].net.state_dict().items()}
+    torch.save({"state_dict": state}, other)
+    target.write_bytes(other.read_bytes())
+    with pytest.raises(ChecksumError) as info:
+        FPRMetric()
+    message = str(info.value)
+    assert str(target) in message and recorded in message and sha256_of(other) in message
+    assert "iqa-metrics download fpr --from FILE" in message
+    assert cli_main(["download", "fpr", "--from", str(other)]) == 0  # the documented fix re-records it
+    assert record.read_text().strip() == sha256_of(other)
+    FPRMetric()

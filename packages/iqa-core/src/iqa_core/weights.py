@@ -8,6 +8,11 @@
   a half file under the final name).
 * Offline (``IQA_OFFLINE=1``, or ``HF_HUB_OFFLINE=1``) no download is attempted: the error says
   where to put the file and which command prefetches it on a machine with internet.
+* Files without a published hash (``sha256=None``) are trusted on first use: the hash they had when
+  they entered the cache (download, :func:`copy_into_cache`, or the first use of a file placed there
+  by hand) is written beside them as ``<file>.sha256``, and every later use is checked against that
+  record (:func:`check_recorded`). A cache file that changed since is never loaded: the error names
+  the file, both hashes and how to re-record a copy one trusts.
 """
 
 from __future__ import annotations
@@ -93,12 +98,35 @@ def _recorded(target: Path) -> Path:
     return target.with_name(target.name + ".sha256")
 
 
-def _expected(spec: WeightSpec, target: Path) -> str | None:
-    """The hash a cached file must have: the published one, else the one recorded at first download."""
-    if spec.sha256 is not None:
-        return spec.sha256
+def check_recorded(spec: WeightSpec, target: str | os.PathLike[str], *, replace_hint: str | None = None) -> Path:
+    """Trust on first use for a cached file without a published sha256; verify it on every later use.
+
+    No ``<file>.sha256`` record yet: the file's hash is recorded (first use) and the file returned.
+    A record: the file must still hash to it, else :class:`ChecksumError` naming the file, the
+    recorded and the current hash, and what to do (``replace_hint`` or a generic instruction).
+    """
+    target = Path(target)
+    actual = sha256_of(target)
     record = _recorded(target)
-    return record.read_text().strip() if record.is_file() else None
+    if not record.is_file():
+        record.write_text(actual + "\n")
+        print(
+            f"{target}: no published sha256 for {spec.name!r}; trusting this file on first use and recording "
+            f"its sha256 {actual} in {record}",
+            file=sys.stderr,
+        )
+        return target
+    expected = record.read_text().strip()
+    if not _matches(actual, expected):
+        hint = replace_hint or (
+            f"delete {target} and {record} and fetch the file again; if you replaced it on purpose with a copy "
+            f"you trust, delete {record} so that its hash is recorded again"
+        )
+        raise ChecksumError(
+            f"weights for {spec.name!r} at {target} changed since they were first used: sha256 is now {actual}, "
+            f"recorded {expected} (in {record}). The file is not loaded. To fix: {hint}"
+        )
+    return target
 
 
 def _download(url: str, target: Path, sha256: str | None, progress: bool) -> None:
@@ -150,10 +178,11 @@ def fetch(
         return local
     target = cache_dir() / spec.file_name
     if target.is_file():
-        expected = _expected(spec, target)
-        if expected is not None and _matches(sha256_of(target), expected):
+        if spec.sha256 is None:  # no published hash: trust on first use, then the record decides
+            return check_recorded(spec, target)
+        if _matches(sha256_of(target), spec.sha256):
             return target
-        target.unlink()  # stale, corrupt or unrecorded cache entry: download again
+        target.unlink()  # stale or corrupt cache entry: download again (the published hash decides)
     if offline():
         raise WeightsNotFoundError(
             f"weights for {spec.name!r} are not cached at {target} and downloads are disabled "
@@ -185,13 +214,23 @@ def load_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True, 
 def copy_into_cache(spec: WeightSpec, source: str | os.PathLike[str]) -> Path:
     """Verify ``source`` against ``spec`` and copy it into the cache (for offline machines).
 
-    Without a published hash, the copied file's hash is recorded as for a first download.
+    Without a published hash, the copied file's hash is recorded as for a first download (this is
+    the explicit way to replace a cached file and its record with a copy one trusts). The copy is
+    atomic; ``source`` may be the cached file itself (its hash is then recorded again).
     """
     if spec.sha256 is not None:
         verify(source, spec.sha256)
     target = cache_dir() / spec.file_name
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    if not (target.exists() and os.path.samefile(source, target)):
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp_name)
+            os.replace(tmp_name, target)
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
     if spec.sha256 is None:
         _recorded(target).write_text(sha256_of(target) + "\n")
     return target

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from iqa_core.weights import WeightsNotFoundError, fetch, load_checkpoint
+from iqa_core.weights import WeightsNotFoundError, check_recorded, fetch, load_checkpoint
 
 from .specs import OfficialWeights
 
@@ -24,7 +24,9 @@ def resolve_weights(official: OfficialWeights, weights: PathLike | None) -> Path
     ``weights`` (a user file) wins and is only checked for existence, so fine-tuned checkpoints of
     the same architecture load too. Otherwise a verified spec goes through
     :func:`iqa_core.weights.fetch` (cache, download, sha256); an unverified one (no published
-    sha256) is taken from the cache if present, and never downloaded.
+    sha256) is taken from the cache if present - trusted on first use, then checked against the
+    sha256 recorded beside it on every use (:func:`iqa_core.weights.check_recorded`) - and never
+    downloaded.
     """
     if weights is not None:
         return fetch(official.spec(), path=weights, check=False)
@@ -32,7 +34,7 @@ def resolve_weights(official: OfficialWeights, weights: PathLike | None) -> Path
         return fetch(official.spec())
     target = official.cache_path
     if target.is_file():
-        return target
+        return check_recorded(official.spec(), target, replace_hint=official.replace_hint)
     raise WeightsNotFoundError(
         f"weights for {official.metric!r} not found at {target}. The official file {official.filename} has no "
         f"published sha256, so it is not downloaded automatically: download it from {official.url} "

@@ -2,8 +2,9 @@
 
 ``iqa-metrics download NAME...``
     Ported metrics (linearity, koncept512, spaq, fpr): fetched through :mod:`iqa_core.weights` when a
-    sha256 is known; otherwise (no published hash) ``--from FILE`` checks the file's key layout and
-    copies it into the weights cache, and without ``--from`` the URL to fetch it from is printed.
+    sha256 is known; otherwise (no published hash) ``--from FILE`` checks the file's key layout,
+    copies it into the weights cache and records its sha256 beside it (every later use is checked
+    against that record), and without ``--from`` the URL to fetch it from is printed.
     pyiqa metrics: built once with downloads allowed, which fills pyiqa's / torch.hub's caches.
 ``iqa-metrics bounds NAME --images DIR [--output FILE] [--param KEY=VALUE ...]``
     The benchmark's bounds procedure on the images of DIR (see :mod:`iqa_metrics.bounds`).
@@ -13,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from iqa_core.weights import fetch, offline
+from iqa_core.weights import copy_into_cache, fetch, offline, sha256_of
 
 from .specs import OFFICIAL_WEIGHTS, OfficialWeights
 
@@ -60,13 +60,15 @@ def check_official_file(official: OfficialWeights, path: str | Path) -> None:
 
 
 def download_port(official: OfficialWeights, source: str | None) -> Path:
+    """``--from FILE``: check the key layout, copy into the cache and record its sha256 (trust on first use)."""
     if source is not None:
         check_official_file(official, source)
-        target = official.cache_path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        target = copy_into_cache(official.spec(), source)
+        print(
+            f"{official.metric}: recorded sha256 {sha256_of(target)} in {target.name}.sha256; "
+            "every later use is checked against it",
+            file=sys.stderr,
+        )
         return target
     if official.verified:
         return fetch(official.spec())

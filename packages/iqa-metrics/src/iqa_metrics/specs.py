@@ -6,7 +6,9 @@ for these checkpoints the loaders accept
 
 * ``weights=PATH`` (any file with the official key layout, fine-tuned ones included), or
 * the file already placed in the weights cache under :attr:`OfficialWeights.filename`
-  (``iqa-metrics download NAME --from FILE`` copies it there after checking its key layout).
+  (``iqa-metrics download NAME --from FILE`` copies it there after checking its key layout and
+  records its sha256 beside it). The cached file is trusted on first use and checked against the
+  recorded sha256 on every later use, so a replaced cache file is refused, not loaded unverified.
 
 When a sha256 becomes known, set it here: the loaders then use ``fetch`` (download + hash check)
 unchanged.
@@ -37,8 +39,17 @@ class OfficialWeights:
         return self.sha256 is not None
 
     def spec(self) -> WeightSpec:
-        """The :class:`~iqa_core.weights.WeightSpec` for ``fetch`` (only meaningful when ``verified``)."""
-        return WeightSpec(name=self.metric, url=self.url, sha256=self.sha256 or "", filename=self.filename)
+        """The :class:`~iqa_core.weights.WeightSpec` (``sha256=None`` when unpublished: trust on first use)."""
+        return WeightSpec(name=self.metric, url=self.url, sha256=self.sha256, filename=self.filename)
+
+    @property
+    def replace_hint(self) -> str:
+        """What to do when the cached file no longer matches its recorded sha256."""
+        return (
+            f"if you replaced it on purpose, run `iqa-metrics download {self.metric} --from FILE` with a copy you "
+            f"trust (it checks the key layout and records the new hash); otherwise download {self.filename} again "
+            f"from {self.url} and run that command with it"
+        )
 
     @property
     def cache_path(self) -> Path:
