@@ -21,6 +21,13 @@ class NaNOnBrightMetric(ToyMetric):
         return torch.where(bright, torch.full_like(scores, float("nan")), scores)
 
 
+class MinSizeMetric(ToyMetric):
+    """ToyMetric that declares a minimum input size of 16x16."""
+
+    name = "toy-min16"
+    min_size = (16, 16)
+
+
 class SlowBlurDefence(ToyBlurDefence):
     """A blur that takes a while, so that a run can be killed in the middle."""
 
@@ -35,6 +42,7 @@ def register_toys() -> None:
     for kind, name, factory in (
         ("metric", "toy-metric", ToyMetric),
         ("metric", "toy-nan", NaNOnBrightMetric),
+        ("metric", "toy-min16", MinSizeMetric),
         ("attack", "toy-sign", ToySignAttack),
         ("defence", "toy-blur", ToyBlurDefence),
         ("defence", "toy-slow-blur", SlowBlurDefence),

@@ -199,7 +199,7 @@ def test_attack_image_limit_evaluates_only_the_first_items(tmp_path, image_folde
 
 
 def test_presets_all_expands_from_the_registry(tmp_path, image_folder, toy_plugins):
-    from iqa_bench.runner import expand_presets
+    from iqa_bench.planning import expand_presets
 
     config = parse_config(_config(tmp_path, image_folder, defences=[{"name": "toy-blur", "presets": "all"}]))
     assert expand_presets(config).defences[0].presets == ("k3", "k5")

@@ -69,7 +69,8 @@ def _store_path(run: str) -> Path:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .runner import Runner, estimate
+    from .planning import estimate
+    from .runner import Runner
     from .store import ResultStore
 
     config = load_config(args.config)
@@ -108,17 +109,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) -> int:
-    from .report import write_report
+    from .report import metric_directions, write_report
     from .store import ResultStore
 
     with ResultStore(store_path) as store:
         rows = list(store.results())
         certificates = list(store.certificates())
         bounds = store.bounds()
+        directions = metric_directions(store)
     if formats is None:
-        written = write_report(rows, certificates, bounds, out)
+        written = write_report(rows, certificates, bounds, out, directions=directions)
     else:
-        written = write_report(rows, certificates, bounds, out, tuple(formats))
+        written = write_report(rows, certificates, bounds, out, tuple(formats), directions=directions)
     for paths in written.values():
         for path in paths:
             print(path)
@@ -135,7 +137,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     from .config import DatasetConfig
-    from .runner import dataset_items
+    from .planning import dataset_items
     from .sampling import features, kruskal_wallis, sample_items
 
     items = dataset_items(DatasetConfig(args.name or args.kind, args.kind, args.root, args.csv))

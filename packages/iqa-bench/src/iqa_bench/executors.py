@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import BenchConfig
+from .planning import Unit
 from .progress import StepProgress
-from .runner import Runner, RunSummary, Unit
+from .runner import Runner, RunSummary
 from .store import ResultStore
 
 _WORKER_RUNNERS: dict[str, Runner] = {}

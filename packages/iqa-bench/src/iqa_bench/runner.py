@@ -1,79 +1,45 @@
 """The local executor: runs a :class:`~iqa_bench.config.BenchConfig` grid into a :class:`ResultStore`.
 
-Work is split into *units*, each one chunk of images (fixed boundaries: ``chunk_size`` items in
-dataset order) for one experiment:
+The grid is planned as units (:mod:`iqa_bench.planning`). A unit's rows are written in one
+transaction together with its "finished" mark and its fingerprint (:mod:`iqa_bench.identity`), so
+a run killed at any moment and restarted recomputes only unfinished units and ends with exactly the
+rows of an uninterrupted run: randomness is seeded per unit, chunk boundaries never move, and
+adversarial images are cached on disk (:mod:`iqa_bench.adversarial_cache`) before they are
+evaluated. A unit whose fingerprint changed since it was computed (component parameters, presets,
+package versions, seed, the chunk's items) is recomputed and its old rows replaced.
 
-* ``clean``: f(x) and, per defence preset, f(P(x)) — rows with ``attack = "none"``;
-* ``non-adaptive`` (attack, preset): x' = attack(metric, x) once, then f(x') (``defence = "none"``)
-  and f(P(x')) for every defence preset;
-* ``adaptive`` (attack, preset, defence, preset): x' = attack(defended(metric, P), x);
-* ``certify`` (certifier, preset): certificates of the first ``images`` items.
-
-A unit's rows are written in one transaction together with its "finished" mark, so a run killed
-at any moment and restarted recomputes only unfinished units and ends with exactly the rows of an
-uninterrupted run: randomness is seeded per unit, chunk boundaries never move, and adversarial
-images are cached on disk (content-addressed) before they are evaluated.
-
-A failing image (corrupt file, NaN score, an error or out-of-memory at batch size one) is recorded
-as ``status = "failed"`` with the error, and the run goes on.
+Images are evaluated at their own size (:mod:`iqa_bench.chunk`); an image smaller than the
+metric's ``min_size`` is a failed row naming the reason. A failing image (corrupt file, NaN
+score, an error or out-of-memory at batch size one) is recorded as ``status = "failed"`` with the
+error, and the run goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from iqa_core import Scorer, create, defended, measures, registry
+from iqa_core import Scorer, create, defended, measures
 
-from . import datasets
-from .config import ALL_PRESETS, BenchConfig, ComponentConfig, DatasetConfig
+from .adversarial_cache import AdversarialCache
+from .chunk import ChunkData
+from .config import BenchConfig, ComponentConfig, DatasetConfig
 from .datasets import ImageItem
+from .identity import UnitIdentity
+from .planning import Unit, chunks, dataset_items, expand_presets, plan, preset_name
 from .progress import StepProgress
 from .schema import NONE
 from .store import ResultStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One unit of work (see the module docstring)."""
-
-    kind: str  # "clean" | "non-adaptive" | "adaptive" | "certify"
-    dataset: str
-    metric: str
-    chunk: int
-    component: str = NONE
-    preset: str = NONE
-    defence: str = NONE
-    defence_preset: str = NONE
-
-    @property
-    def id(self) -> str:
-        return json.dumps(
-            [
-                self.kind,
-                self.dataset,
-                self.metric,
-                self.chunk,
-                self.component,
-                self.preset,
-                self.defence,
-                self.defence_preset,
-            ]
-        )
-
-    def seed(self, base: int) -> int:
-        return int(hashlib.sha256(f"{base}:{self.id}".encode()).hexdigest()[:12], 16)
 
 
 @dataclass
@@ -86,94 +52,6 @@ class RunSummary:
     seconds: float = 0.0
     compute_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def preset_name(preset: str | None) -> str:
-    return NONE if preset is None else preset
-
-
-def dataset_items(config: DatasetConfig, seed: int = 0) -> list[ImageItem]:
-    """The items of a configured dataset, after sampling and ``limit``."""
-    if config.kind == "demo":
-        items = datasets.demo()
-    elif config.kind == "koniq10k":
-        items = datasets.koniq10k(config.root or "")
-    elif config.kind == "kadid10k":
-        items = datasets.kadid10k(config.root or "")
-    elif config.kind == "nips2017":
-        items = datasets.nips2017(config.root or "")
-    elif config.kind == "agiqa3k":
-        items = datasets.agiqa3k(config.root or "")
-    else:
-        items = datasets.folder(config.root or "", config.csv or "")
-    if config.sample:
-        from .sampling import sample_items
-
-        items = sample_items(items, **config.sample)
-    if config.limit is not None:
-        items = items[: config.limit]
-    return items
-
-
-def expand_presets(config: BenchConfig) -> BenchConfig:
-    """Replace ``presets: all`` by every preset the registry lists for that component (weak -> strong)."""
-
-    def expand(kind: str, specs: tuple[ComponentConfig, ...]) -> tuple[ComponentConfig, ...]:
-        out = []
-        for spec in specs:
-            if spec.presets == (ALL_PRESETS,):
-                names = tuple(registry.presets(kind, spec.name)) or (None,)
-                spec = replace(spec, presets=names)
-            out.append(spec)
-        return tuple(out)
-
-    return replace(
-        config,
-        attacks=expand("attack", config.attacks),
-        defences=expand("defence", config.defences),
-        certifiers=expand("certifier", config.certifiers),
-    )
-
-
-def chunks(items: Sequence[ImageItem], size: int) -> list[list[ImageItem]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def plan(config: BenchConfig, items_by_dataset: dict[str, list[ImageItem]]) -> list[Unit]:
-    """Every unit of the grid, chunk-major (all units of a chunk together: one chunk in memory)."""
-    units: list[Unit] = []
-    for ds in config.datasets:
-        n_chunks = math.ceil(len(items_by_dataset[ds.name]) / config.chunk_size)
-        for metric in config.metrics:
-            for c in range(n_chunks):
-                units.append(Unit("clean", ds.name, metric.name, c))
-                for attack in config.attacks:
-                    if attack.images is not None and c * config.chunk_size >= attack.images:
-                        continue  # this attack evaluates only the first `images` items
-                    for preset in attack.presets:
-                        if "non-adaptive" in config.modes:
-                            units.append(
-                                Unit("non-adaptive", ds.name, metric.name, c, attack.name, preset_name(preset))
-                            )
-                        if "adaptive" in config.modes:
-                            for defence in config.defences:
-                                for dpreset in defence.presets:
-                                    units.append(
-                                        Unit(
-                                            "adaptive",
-                                            ds.name,
-                                            metric.name,
-                                            c,
-                                            attack.name,
-                                            preset_name(preset),
-                                            defence.name,
-                                            preset_name(dpreset),
-                                        )
-                                    )
-            for certifier in config.certifiers:
-                for preset in certifier.presets:
-                    units.append(Unit("certify", ds.name, metric.name, 0, certifier.name, preset_name(preset)))
-    return units
 
 
 def _tensor_digest(images: Tensor) -> str:
@@ -204,7 +82,10 @@ class Runner:
         self._components: dict[tuple[str, str, str | None], Any] = {}
         self.items: dict[str, list[ImageItem]] = {}
         self._chunk_key: tuple[Any, ...] | None = None
-        self._chunk: _ChunkData | None = None
+        self._chunk: ChunkData | None = None
+        self.identity = UnitIdentity(config)
+        self.cache = AdversarialCache(config.cache_path)
+        self.fingerprints: dict[str, str] = {}
 
     # ------------------------------------------------------------------ components
     def _component(self, kind: str, spec: ComponentConfig, preset: str | None) -> Any:
@@ -226,6 +107,7 @@ class Runner:
     # ------------------------------------------------------------------ run
     def load(self) -> list[Unit]:
         self.config = expand_presets(self.config)
+        self.identity = UnitIdentity(self.config)
         for ds in self.config.datasets:
             self.items[ds.name] = dataset_items(ds, self.config.seed)
         return plan(self.config, self.items)
@@ -258,18 +140,46 @@ class Runner:
                 report = cached_bounds(metric_spec.name)
                 lower, upper = float(report["lower"]), float(report["upper"])
             self.store.set_bounds(metric_spec.name, lower, upper, metric.higher_is_better)
+        self.fingerprints = {u.id: self.identity.fingerprint(u, self.unit_items(u)) for u in units}
         done = self.store.finished_units()
-        todo = [u for u in units if u.id not in done]
+        todo = [u for u in units if done.get(u.id) != self.fingerprints[u.id]]
+        changed = [u for u in todo if u.id in done]
         summary.units_skipped = len(units) - len(todo)
         if summary.units_skipped:
             self.say(f"resuming: {summary.units_skipped} of {len(units)} units already done")
+        if changed:
+            self.say(
+                f"{len(changed)} finished units were computed with other parameters, presets, seed, items or "
+                "component versions: recomputing them (their old rows are replaced)"
+            )
+            summary.notes.append(f"recomputed {len(changed)} changed units")
+        planned = {u.id for u in units}
+        foreign = [unit for unit in done if unit not in planned]
+        if foreign:
+            self.say(
+                f"the store also holds {len(foreign)} units that are not part of this configuration "
+                "(kept; reports include them)"
+            )
         return todo, summary
+
+    def unit_items(self, unit: Unit) -> list[ImageItem]:
+        """The items a unit evaluates (chunk order), before decoding."""
+        if unit.kind == "certify":
+            spec = self._spec(self.config.certifiers, unit.component)
+            return list(self.items[unit.dataset][: spec.images or 10])
+        items = chunks(self.items[unit.dataset], self.config.chunk_size)[unit.chunk]
+        if unit.kind in ("non-adaptive", "adaptive"):
+            limit = self._spec(self.config.attacks, unit.component).images
+            if limit is not None:
+                items = items[: max(0, limit - unit.chunk * self.config.chunk_size)]
+        return list(items)
 
     def record(
         self, unit: Unit, results: list[dict[str, Any]], certificates: list[dict[str, Any]], summary: RunSummary
     ) -> None:
         """Write one unit's rows (one transaction) and count them."""
-        self.store.write_unit(unit.id, results, certificates)
+        fingerprint = self.fingerprints.get(unit.id) or self.identity.fingerprint(unit, self.unit_items(unit))
+        self.store.write_unit(unit.id, results, certificates, fingerprint=fingerprint)
         summary.units_run += 1
         summary.rows_written += len(results) + len(certificates)
         summary.rows_failed += sum(r.get("status") == "failed" for r in [*results, *certificates])
@@ -288,35 +198,49 @@ class Runner:
         return self._run_unit(unit, data)
 
     # ------------------------------------------------------------------ chunks
-    def _load_chunk(self, unit: Unit) -> _ChunkData:
-        items = chunks(self.items[unit.dataset], self.config.chunk_size)
+    def _load_chunk(self, unit: Unit) -> ChunkData:
         if unit.kind == "certify":
-            spec = self._spec(self.config.certifiers, unit.component)
-            chunk_items = self.items[unit.dataset][: spec.images or 10]
-        else:
-            chunk_items = items[unit.chunk]
-        return _ChunkData.load(chunk_items)
+            return ChunkData.load(self.unit_items(unit))
+        return ChunkData.load(chunks(self.items[unit.dataset], self.config.chunk_size)[unit.chunk])
 
     def _metric(self, name: str) -> Any:
         return self._component("metric", self._spec(self.config.metrics, name), None)
 
-    def _run_unit(self, unit: Unit, data: _ChunkData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _too_small(self, unit: Unit, image: Tensor) -> str | None:
+        """Why ``image`` cannot be scored by the unit's metric (its declared ``min_size``), or None."""
+        min_size = getattr(self._metric(unit.metric), "min_size", None)
+        if min_size is None:
+            return None
+        min_h, min_w = (min_size, min_size) if isinstance(min_size, int) else min_size
+        height, width = image.shape[-2:]
+        if height >= min_h and width >= min_w:
+            return None
+        return (
+            f"image is {height}x{width} (HxW), smaller than the minimum input of metric {unit.metric!r}, "
+            f"{min_h}x{min_w}; it is not upscaled (that would score another image)"
+        )
+
+    def _run_unit(self, unit: Unit, data: ChunkData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if unit.kind == "certify":
             return [], self._certify(unit, data)
         rows: list[dict[str, Any]] = []
         for item, error in data.failed:
             rows.extend(self._failed_rows(unit, item, f"cannot load image: {error}"))
-        if not data.items:
-            return rows, []
-        try:
-            rows.extend(self._evaluate(unit, data.items, data.images, data.cache))
-        except Exception as error:  # noqa: BLE001 - isolate the failing image(s), keep the others
-            log.warning("unit %s failed as a batch (%s); retrying image by image", unit.id, error)
-            for k, item in enumerate(data.items):
-                try:
-                    rows.extend(self._evaluate(unit, [item], data.images[k : k + 1]))
-                except Exception as single_error:  # noqa: BLE001
-                    rows.extend(self._failed_rows(unit, item, f"{type(single_error).__name__}: {single_error}"))
+        for items, images in data.groups():
+            reason = self._too_small(unit, images)
+            if reason is not None:
+                for item in items:
+                    rows.extend(self._failed_rows(unit, item, reason))
+                continue
+            try:
+                rows.extend(self._evaluate(unit, items, images, data.cache))
+            except Exception as error:  # noqa: BLE001 - isolate the failing image(s), keep the others
+                log.warning("unit %s failed as a batch (%s); retrying image by image", unit.id, error)
+                for k, item in enumerate(items):
+                    try:
+                        rows.extend(self._evaluate(unit, [item], images[k : k + 1]))
+                    except Exception as single_error:  # noqa: BLE001
+                        rows.extend(self._failed_rows(unit, item, f"{type(single_error).__name__}: {single_error}"))
         return rows, []
 
     # ------------------------------------------------------------------ evaluation
@@ -369,25 +293,10 @@ class Runner:
         attack = self._component(
             "attack", self._spec(self.config.attacks, unit.component), self._preset_arg(unit.preset)
         )
-        key = hashlib.sha256(
-            json.dumps(
-                [
-                    unit.kind,
-                    unit.metric,
-                    unit.component,
-                    unit.preset,
-                    unit.defence,
-                    unit.defence_preset,
-                    self.config.seed,
-                    [i.id for i in items],
-                    _tensor_digest(images),
-                ]
-            ).encode()
-        ).hexdigest()
-        path = self.config.cache_path / key[:2] / f"{key}.pt"
-        if path.is_file():
-            cached = torch.load(path, map_location="cpu", weights_only=True)
-            return cached["images"], float(cached["seconds"])
+        key = self.identity.attack_key(unit, items, _tensor_digest(images))
+        cached = self.cache.load(key)
+        if cached is not None:
+            return cached
         if hasattr(attack, "fit") and not getattr(attack, "_iqa_bench_fitted", False):
             self._fit(attack, unit)
         generator = torch.Generator(device=self.device).manual_seed(unit.seed(self.config.seed))
@@ -397,10 +306,7 @@ class Runner:
         seconds = time.perf_counter() - t0
         assert isinstance(adversarial, Tensor)
         adversarial = adversarial.detach().float().cpu()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"images": adversarial, "seconds": seconds}, tmp)
-        tmp.replace(path)
+        self.cache.save(key, adversarial, seconds)
         return adversarial, seconds
 
     def _fit(self, attack: Any, unit: Unit) -> None:
@@ -546,7 +452,7 @@ class Runner:
         return out
 
     # ------------------------------------------------------------------ certification
-    def _certify(self, unit: Unit, data: _ChunkData) -> list[dict[str, Any]]:
+    def _certify(self, unit: Unit, data: ChunkData) -> list[dict[str, Any]]:
         spec = self._spec(self.config.certifiers, unit.component)
         certifier = self._component("certifier", spec, self._preset_arg(unit.preset))
         metric = self._metric(unit.metric)
@@ -562,7 +468,7 @@ class Runner:
         for k, item in enumerate(data.items):
             try:
                 generator = torch.Generator(device=self.device).manual_seed(unit.seed(self.config.seed) + k)
-                (cert,) = certifier.certify(metric, data.images[k : k + 1].to(self.device), generator=generator)
+                (cert,) = certifier.certify(metric, data.image(k).to(self.device), generator=generator)
             except Exception as error:  # noqa: BLE001 - one bad image must not stop the run
                 rows.append(
                     {
@@ -595,79 +501,4 @@ class Runner:
         return rows
 
 
-@dataclass
-class _ChunkData:
-    """Decoded images of one chunk; undecodable items are kept apart with their error."""
-
-    items: list[ImageItem]
-    images: Tensor
-    failed: list[tuple[ImageItem, str]]
-    order: list[ImageItem] = field(default_factory=list)
-    cache: dict[Any, Any] = field(default_factory=dict)
-
-    def head(self, n: int) -> _ChunkData:
-        """The first ``n`` items of the chunk (in chunk order, counting undecodable ones)."""
-        keep_ids = {item.id for item in self.order[:n]}
-        kept = [k for k, item in enumerate(self.items) if item.id in keep_ids]
-        return _ChunkData(
-            [self.items[k] for k in kept],
-            self.images[kept] if kept else self.images[:0],
-            [(item, err) for item, err in self.failed if item.id in keep_ids],
-            order=self.order[:n],
-        )
-
-    @classmethod
-    def load(cls, chunk_items: Sequence[ImageItem]) -> _ChunkData:
-        good: list[ImageItem] = []
-        tensors: list[Tensor] = []
-        failed: list[tuple[ImageItem, str]] = []
-        shape: tuple[int, ...] | None = None
-        for item in chunk_items:
-            try:
-                image = item.load()
-                if shape is not None and tuple(image.shape) != shape:
-                    image = torch.nn.functional.interpolate(
-                        image[None], size=shape[1:], mode="bilinear", antialias=True, align_corners=False
-                    )[0]
-                shape = shape or tuple(image.shape)
-            except Exception as error:  # noqa: BLE001 - recorded as a failed item
-                failed.append((item, f"{type(error).__name__}: {error}"))
-                continue
-            good.append(item)
-            tensors.append(image)
-        images = torch.stack(tensors) if tensors else torch.empty(0, 3, 1, 1)
-        return cls(good, images, failed, order=list(chunk_items))
-
-
-def estimate(config: BenchConfig, units: Sequence[Unit], items: dict[str, list[ImageItem]]) -> dict[str, Any]:
-    """Grid size and amount of work, for ``--dry-run``."""
-    per_kind: dict[str, int] = {}
-    images_per_kind: dict[str, int] = {}
-    for unit in units:
-        per_kind[unit.kind] = per_kind.get(unit.kind, 0) + 1
-        if unit.kind == "certify":
-            n = next(c for c in config.certifiers if c.name == unit.component).images or 10
-        else:
-            n = len(chunks(items[unit.dataset], config.chunk_size)[unit.chunk])
-            if unit.kind != "clean":
-                limit = next(a for a in config.attacks if a.name == unit.component).images
-                if limit is not None:
-                    n = min(n, max(0, limit - unit.chunk * config.chunk_size))
-        images_per_kind[unit.kind] = images_per_kind.get(unit.kind, 0) + n
-    return {
-        "datasets": {name: len(v) for name, v in items.items()},
-        "units": per_kind,
-        "attacked_images": images_per_kind.get("non-adaptive", 0) + images_per_kind.get("adaptive", 0),
-        "certified_images": images_per_kind.get("certify", 0),
-        "result_rows": sum(
-            images_per_kind.get(k, 0) * m
-            for k, m in (
-                ("clean", 1 + sum(len(d.presets) for d in config.defences)),
-                ("non-adaptive", 1 + sum(len(d.presets) for d in config.defences)),
-                ("adaptive", 1),
-            )
-        ),
-    }
-
-
-__all__ = ["RunSummary", "Runner", "Unit", "dataset_items", "estimate", "plan"]
+__all__ = ["RunSummary", "Runner"]

@@ -2,8 +2,10 @@
 
 Rows are written a whole work unit (a chunk of images for one experiment) per transaction, so a
 run killed at any moment (even ``kill -9``) leaves only complete units behind; the primary keys
-make a re-run's writes idempotent (no duplicates). Reading and writing use plain dicts with the
-columns of :mod:`iqa_bench.schema`.
+make a re-run's writes idempotent (no duplicates). Each row records the unit that wrote it, and
+each finished unit its fingerprint (:mod:`iqa_bench.identity`): rewriting a unit first deletes
+every row it wrote before, in the same transaction, so a recomputed unit leaves no stale row
+behind. Reading and writing use plain dicts with the columns of :mod:`iqa_bench.schema`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from typing import Any
 
 from .schema import CERTIFICATE_COLUMNS, CERTIFICATE_KEY, CERTIFICATE_VALUES, RESULT_COLUMNS, RESULT_KEY, RESULT_VALUES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UNIT_COLUMN = "unit"  # which unit wrote a row (schema 2; NULL for rows of schema-1 stores)
+
+
+class StoreError(RuntimeError):
+    """The file is not a usable result store; the message names the file and the fix."""
 
 
 def _create_sql(table: str, key: tuple[str, ...], values: tuple[tuple[str, str], ...]) -> str:
@@ -30,8 +37,22 @@ class ResultStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError(
+                f"result store {self.path} is a folder; pass the .sqlite file (e.g. {self.path}/results.sqlite)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            self._setup()
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise StoreError(
+                f"{self.path} is not a usable result store ({error}): pass another store path in the "
+                "config (`store:`), or move the file away to start a new store"
+            ) from error
+
+    def _setup(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a killed process
         self._db.execute(_create_sql("results", RESULT_KEY, RESULT_VALUES))
@@ -41,7 +62,12 @@ class ResultStore:
             "(metric TEXT PRIMARY KEY, lower REAL, upper REAL, higher_is_better INTEGER)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, finished REAL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, finished REAL, fingerprint TEXT)")
+        # schema 1 -> 2: rows remember their unit, units their fingerprint (old units then count as changed)
+        for table, column in (("results", UNIT_COLUMN), ("certificates", UNIT_COLUMN), ("units", "fingerprint")):
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         self.set_meta("schema_version", SCHEMA_VERSION)
 
     # ------------------------------------------------------------------ writing
@@ -50,21 +76,30 @@ class ResultStore:
         unit: str,
         results: Iterable[Mapping[str, Any]] = (),
         certificates: Iterable[Mapping[str, Any]] = (),
+        *,
+        fingerprint: str | None = None,
     ) -> None:
-        """Write a work unit's rows and mark the unit finished, all in one transaction."""
+        """Replace a work unit's rows and mark it finished (with its fingerprint), in one transaction."""
         # Column names come from iqa_bench.schema constants; values are always bound parameters.
+        result_cols = (*RESULT_COLUMNS, UNIT_COLUMN)
+        cert_cols = (*CERTIFICATE_COLUMNS, UNIT_COLUMN)
         result_sql = (
-            f"INSERT OR REPLACE INTO results ({', '.join(RESULT_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})"
+            f"INSERT OR REPLACE INTO results ({', '.join(result_cols)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(result_cols))})"
         )
         cert_sql = (
-            f"INSERT OR REPLACE INTO certificates ({', '.join(CERTIFICATE_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(CERTIFICATE_COLUMNS))})"
+            f"INSERT OR REPLACE INTO certificates ({', '.join(cert_cols)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(cert_cols))})"
         )
         with self._transaction():
-            self._db.executemany(result_sql, [tuple(row.get(c) for c in RESULT_COLUMNS) for row in results])
-            self._db.executemany(cert_sql, [tuple(row.get(c) for c in CERTIFICATE_COLUMNS) for row in certificates])
-            self._db.execute("INSERT OR REPLACE INTO units (unit, finished) VALUES (?, ?)", (unit, time.time()))
+            self._db.execute("DELETE FROM results WHERE unit = ?", (unit,))
+            self._db.execute("DELETE FROM certificates WHERE unit = ?", (unit,))
+            self._db.executemany(result_sql, [(*(row.get(c) for c in RESULT_COLUMNS), unit) for row in results])
+            self._db.executemany(cert_sql, [(*(row.get(c) for c in CERTIFICATE_COLUMNS), unit) for row in certificates])
+            self._db.execute(
+                "INSERT OR REPLACE INTO units (unit, finished, fingerprint) VALUES (?, ?, ?)",
+                (unit, time.time(), fingerprint),
+            )
 
     def set_bounds(self, metric: str, lower: float, upper: float, higher_is_better: bool) -> None:
         with self._transaction():
@@ -83,8 +118,9 @@ class ResultStore:
     def unit_done(self, unit: str) -> bool:
         return self._db.execute("SELECT 1 FROM units WHERE unit = ?", (unit,)).fetchone() is not None
 
-    def finished_units(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT unit FROM units")}
+    def finished_units(self) -> dict[str, str | None]:
+        """Finished unit ids and the fingerprint each was computed with (None for schema-1 units)."""
+        return {unit: fingerprint for unit, fingerprint in self._db.execute("SELECT unit, fingerprint FROM units")}
 
     def results(self, **where: Any) -> Iterator[dict[str, Any]]:
         """Result rows as dicts, optionally filtered on key columns (``metric="x"``)."""

@@ -1,0 +1,51 @@
+"""Content-addressed cache of adversarial batches on disk (``<root>/<key[:2]>/<key>.pt``).
+
+An attack's output is saved before it is evaluated, so a killed run does not attack twice. Writes
+go through a temporary file unique to the writer (two runs sharing a cache never write the same
+temporary name) and an atomic rename; a file that cannot be read back is treated as missing and
+recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+log = logging.getLogger(__name__)
+
+
+class AdversarialCache:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.pt"
+
+    def load(self, key: str) -> tuple[Tensor, float] | None:
+        """The cached ``(images, seconds)`` or ``None`` when absent or unreadable."""
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            cached = torch.load(path, map_location="cpu", weights_only=True)
+            return cached["images"], float(cached["seconds"])
+        except Exception as error:  # noqa: BLE001 - a damaged entry is recomputed, not fatal
+            log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, error)
+            return None
+
+    def save(self, key: str, images: Tensor, seconds: float) -> None:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{key[:16]}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                torch.save({"images": images, "seconds": seconds}, out)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
