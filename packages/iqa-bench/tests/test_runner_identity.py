@@ -104,7 +104,7 @@ def test_changed_items_replace_the_chunk_rows(tmp_path, toy_plugins):
 def test_a_file_that_is_not_a_store_is_refused_with_the_fix(tmp_path):
     bogus = tmp_path / "results.sqlite"
     bogus.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable result store.*move the file away"):
+    with pytest.raises(StoreError, match=r"not a usable result store.*move the file away"):
         ResultStore(bogus)
     with pytest.raises(StoreError, match="is a folder"):
         ResultStore(tmp_path)
