@@ -98,7 +98,7 @@ def test_too_few_samples_abstain_with_infinite_delta(generator):
     assert cert.score is not None and math.isfinite(cert.score)
 
 
-def test_even_sample_count_reports_the_upper_middle_value():
+def test_even_sample_count_reports_the_lower_middle_value():
     class Counter:
         """Scores 0, 1, 2, ... in draw order: the samples are known exactly."""
 
@@ -115,7 +115,10 @@ def test_even_sample_count_reports_the_upper_middle_value():
 
     (cert,) = MS(n=1000, batch_size=64).certify(Counter(), toy_images(1, (8, 8)))
     certifier = MS(n=1000)
-    assert cert.score == 500.0  # ascending 0..999: index n // 2 = 500, the upper middle
+    # ascending 0..999: index (n - 1) // 2 = 499, the lower middle, as torch.median in the benchmark's
+    # ccrf/calc_nms_*.py (issue 13, defect 17; the old code took 500, the upper middle)
+    assert cert.score == 499.0
+    assert cert.score == float(torch.arange(1000.0).median())
     assert (cert.lower, cert.upper) == (float(certifier.index_lower), float(certifier.index_upper))
     (odd,) = MS(n=7, alpha=0.5).predict(Counter(), toy_images(1, (8, 8)))
     assert odd.score == 3.0
@@ -161,5 +164,12 @@ def test_errors():
 
 def test_presets():
     assert MS.default_preset == "paper"
-    assert MS.presets["paper"] == {"sigma": 0.12, "eps": 0.05, "n": 1000, "alpha": 0.001}
+    assert MS.presets["paper"] == {
+        "sigma": 0.12,
+        "eps": 0.05,
+        "n": 1000,
+        "alpha": 0.001,
+        "clamp": True,
+        "bonferroni": False,
+    }
     assert DMS().denoiser == "dncnn"

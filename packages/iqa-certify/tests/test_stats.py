@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 from statsmodels.stats.proportion import binom_test, proportion_confint
 
@@ -109,8 +110,10 @@ def test_order_statistic_bounds_cover_uniform_quantiles_by_simulation():
     assert exact >= 1 - alpha
 
 
-def test_median_index_is_upper_middle():
-    assert [median_index(n) for n in (1, 2, 3, 4, 1000, 1001)] == [0, 1, 1, 2, 500, 500]
+def test_median_index_is_lower_middle_as_torch_median():
+    assert [median_index(n) for n in (1, 2, 3, 4, 1000, 1001)] == [0, 0, 1, 1, 499, 500]
+    for n in (1, 2, 3, 4, 1000, 1001):
+        assert float(torch.arange(float(n)).median()) == median_index(n)
 
 
 def test_smoothing_radius():

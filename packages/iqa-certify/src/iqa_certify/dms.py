@@ -12,7 +12,9 @@ class DMS(MS):
     """Median smoothing of ``metric(denoiser(x + noise, sigma))``; bounds as :class:`~iqa_certify.ms.MS`.
 
     ``denoiser`` is a registry name (default ``"dncnn"``, provided by iqa-purify) or any object
-    callable as ``denoiser(noisy, sigma, *, generator=None)``.
+    callable as ``denoiser(noisy, sigma, *, generator=None)``. The ``paper`` preset clips noisy
+    samples to [0, 1] before the denoiser at native size, as the benchmark's DMS
+    (``ccrf/calc_nms_*.py`` with ``dn=True``) does.
     """
 
     name: ClassVar[str] = "dms"
@@ -25,10 +27,11 @@ class DMS(MS):
         n: int = 1000,
         alpha: float = 0.001,
         denoiser: DenoiserLike | None = None,
+        bonferroni: bool = True,
         **options: Any,
     ) -> None:
         chosen = self.default_denoiser if denoiser is None else denoiser
-        super().__init__(sigma, eps, n, alpha, denoiser=chosen, **options)
+        super().__init__(sigma, eps, n, alpha, bonferroni, denoiser=chosen, **options)
 
 
 __all__ = ["DMS"]

@@ -9,26 +9,37 @@ for every ``||d||_2 <= eps``
 From ``n`` samples sorted in ascending order, ``Y_(k_lo)`` is a one-sided lower confidence bound
 of ``h_{p_lo}(x)`` and ``Y_(k_hi)`` a one-sided upper confidence bound of ``h_{p_hi}(x)``
 (:func:`~iqa_certify.stats.lower_order_statistic_index`,
-:func:`~iqa_certify.stats.upper_order_statistic_index`). **Combination: Bonferroni** - each
-bound is taken at level ``alpha / 2``, so both hold together with probability at least
-``1 - alpha``, and then the smoothed score of every image within ``eps`` of ``x`` lies in
-``[lower, upper]``.
+:func:`~iqa_certify.stats.upper_order_statistic_index`). **Combination**: with
+``bonferroni=True`` (the constructor's default) each bound is taken at level ``alpha / 2``, so
+both hold together with probability at least ``1 - alpha``, and then the smoothed score of every
+image within ``eps`` of ``x`` lies in ``[lower, upper]``. With ``bonferroni=False`` each bound is
+taken at level ``alpha`` (together: ``1 - 2 alpha``), as the benchmark's scripts
+(``conf_thres = 1 - alpha`` per bound) and Chiang et al.'s code do; the ``paper`` presets use it.
 
-The reported score is the sample median ``Y_(n // 2 + 1)`` (0-based index ``n // 2``: the upper
-middle value for even ``n``, the reference's convention). The certified delta is the largest
-distance from that score to a bound, ``max(upper - score, score - lower)``; the relative delta
-is ``delta / diam`` of the metric's bounds. When ``n`` is too small for a bound to exist at
-``alpha / 2`` the certifier abstains (bounds and delta infinite).
+The reported score is the sample median ``Y_((n + 1) // 2)`` (0-based index ``(n - 1) // 2``:
+the lower middle value for even ``n``, as the ``torch.median`` the benchmark's
+``ccrf/calc_nms_*.py`` call). The certified delta is the largest distance from that score to a
+bound, ``max(upper - score, score - lower)``; the relative delta is ``delta / diam`` of the
+metric's bounds. When ``n`` is too small for a bound to exist the certifier abstains (bounds and
+delta infinite).
 
-The reference code sorts descending and swaps the two bounds; here the indices are derived
-directly in ascending order (see :mod:`iqa_certify.stats`), and the case without a bound is an
-abstention instead of an out-of-range index.
+The reference code (Ping-C/CertifiedObjectDetection's ``estimated_qu_ql``, which the benchmark
+calls) finds the 1-based rank ``k`` of each order statistic and then uses it as a 0-based index:
+Ping-C's ascending ``k(q)`` takes ``Y_(k + 1)`` for both bounds (the lower one is one rank too
+high, i.e. not a valid bound); the benchmark sorts descending and reads
+``sorted[q]`` = ascending index ``n - 1 - q``, one rank *below* the valid indices for both bounds
+(its upper bound is one rank too low), with the two columns swapped back on return. Here the
+indices are derived directly in ascending order (see :mod:`iqa_certify.stats`): at
+``bonferroni=False`` they lie exactly between the two references' (golden
+``tests/goldens/certify_median.json``), and the case without a bound is an abstention instead of
+an out-of-range index. The ``paper`` presets also clip every noisy sample to [0, 1] before the
+denoiser/metric (``clamp=True``) at native size, as the benchmark's MS/DMS scripts do.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from scipy import stats
@@ -44,16 +55,19 @@ from .stats import lower_order_statistic_index, median_index, upper_order_statis
 class MS(SmoothingCertifier):
     """Median smoothing certificate of the metric's score (Chiang et al., 2020); see the module docstring.
 
-    Defaults (benchmark A.3.5): ``sigma = 0.12``, ``eps = 0.05``, ``n = 1000``, ``alpha = 0.001``.
-    There is no selection phase (``n0 = 0``). ``radius`` stays 0 (no class is certified); the
+    Defaults (benchmark A.3.5): ``sigma = 0.12``, ``eps = 0.05``, ``n = 1000``, ``alpha = 0.001``;
+    the ``paper`` preset (the registry's default) adds ``clamp=True`` and ``bonferroni=False``, the
+    benchmark's settings (see the module docstring). There is no selection phase (``n0 = 0``).
+    ``radius`` stays 0 (no class is certified); the
     L2 radius the delta holds for is ``eps`` (also in ``extra["eps"]``).
     """
 
     name: ClassVar[str] = "ms"
+    certificate_kind: ClassVar[Literal["classification", "regression"] | None] = "regression"
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {"sigma": 0.12, "eps": 0.05, "n": 1000, "alpha": 0.001},
-        "sigma-0.25": {"sigma": 0.25, "eps": 0.05, "n": 1000, "alpha": 0.001},
-        "fast": {"sigma": 0.12, "eps": 0.05, "n": 256, "alpha": 0.001},
+        "paper": {"sigma": 0.12, "eps": 0.05, "n": 1000, "alpha": 0.001, "clamp": True, "bonferroni": False},
+        "sigma-0.25": {"sigma": 0.25, "eps": 0.05, "n": 1000, "alpha": 0.001, "clamp": True, "bonferroni": False},
+        "fast": {"sigma": 0.12, "eps": 0.05, "n": 256, "alpha": 0.001, "clamp": True, "bonferroni": False},
     }
     default_preset: ClassVar[str] = "paper"
 
@@ -63,6 +77,7 @@ class MS(SmoothingCertifier):
         eps: float = 0.05,
         n: int = 1000,
         alpha: float = 0.001,
+        bonferroni: bool = True,
         **options: Any,
     ) -> None:
         if type(self) is MS and options.get("denoiser") is not None:
@@ -73,9 +88,10 @@ class MS(SmoothingCertifier):
         self.eps = float(eps)
         self.p_lower = float(stats.norm.cdf(-self.eps / self.sigma))
         self.p_upper = float(stats.norm.cdf(self.eps / self.sigma))
-        # Bonferroni: each one-sided bound at alpha / 2
-        self.index_lower = lower_order_statistic_index(self.n, self.p_lower, self.alpha / 2)
-        self.index_upper = upper_order_statistic_index(self.n, self.p_upper, self.alpha / 2)
+        self.bonferroni = bool(bonferroni)
+        level = self.alpha / 2 if self.bonferroni else self.alpha  # per one-sided bound
+        self.index_lower = lower_order_statistic_index(self.n, self.p_lower, level)
+        self.index_upper = upper_order_statistic_index(self.n, self.p_upper, level)
 
     def _score_fn(self, metric: Metric, generator: torch.Generator) -> SampleFn:
         def scores(noisy: Tensor) -> Tensor:
@@ -105,6 +121,7 @@ class MS(SmoothingCertifier):
                 "eps": self.eps,
                 "sigma": self.sigma,
                 "alpha": self.alpha,
+                "bonferroni": float(self.bonferroni),
                 "p_lower": self.p_lower,
                 "p_upper": self.p_upper,
                 "index_lower": -1.0 if self.index_lower is None else float(self.index_lower),

@@ -7,7 +7,7 @@
   ``scipy.stats.binom_test``, removed from SciPy, which the reference code calls);
 * :func:`lower_order_statistic_index` / :func:`upper_order_statistic_index` - which order
   statistic of ``n`` samples is a one-sided confidence bound of a quantile (median smoothing,
-  Chiang et al. 2020); :func:`median_index` - the empirical median's index.
+  Chiang et al. 2020); :func:`median_index` - the empirical median's index (lower middle value).
 
 Indices are 0-based positions in the samples sorted in **ascending** order.
 """
@@ -100,15 +100,17 @@ def upper_order_statistic_index(n: int, p: float, alpha: float) -> int | None:
 
 
 def median_index(n: int) -> int:
-    """0-based index of the empirical median in an ascending sample: ``n // 2``.
+    """0-based index of the empirical median in an ascending sample: ``(n - 1) // 2``.
 
-    For odd ``n`` the middle value; for even ``n`` the **upper** middle value (the reference
-    code's convention; ``torch.median`` takes the lower one). It is the empirical
-    ``sup{y : F_n(y) <= 1/2}``, the same quantile definition the bounds use.
+    For odd ``n`` the middle value; for even ``n`` the **lower** middle value. That is what the
+    benchmark's median smoothing ran: its ``ccrf/calc_nms_*.py`` take ``torch.Tensor.median()``
+    of the noisy scores, which returns the lower of the two middle values. (Ping-C/
+    CertifiedObjectDetection's ``DetectionsAcc.median`` takes index ``n // 2`` of the ascending
+    sample, the upper middle value; the benchmark does not use that accumulator.)
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    return n // 2
+    return (n - 1) // 2
 
 
 def smoothing_radius(p_lower: float, sigma: float) -> float:
