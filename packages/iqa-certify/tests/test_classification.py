@@ -207,10 +207,10 @@ def test_invalid_parameters_raise():
 
 def test_presets_are_the_paper_defaults():
     assert RS.default_preset == "paper"
-    assert RS.presets["paper"] == {"sigma": 0.12, "n0": 100, "n": 1000, "alpha": 0.001, "n_classes": 10}
+    assert RS.presets["paper"] == {"sigma": 0.12, "n0": 100, "n": 1000, "alpha": 0.001, "n_classes": 10, "clamp": True}
     rs = RS(**RS.presets["paper"])
     assert (rs.sigma, rs.n0, rs.n, rs.alpha, rs.n_classes) == (0.12, 100, 1000, 0.001, 10)
-    assert (DensePure().runs, DRS().denoiser, DDRS().denoiser) == (10, "dncnn", "diffusion-one-step")
+    assert (DensePure().runs, DRS().denoiser, DDRS().denoiser) == (1, "dncnn", "diffusion-one-step")
 
 
 # ----------------------------------------------------------------- denoisers

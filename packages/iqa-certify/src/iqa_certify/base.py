@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iqa_core import Bounds, Certificate, Metric, check_images
@@ -25,6 +26,22 @@ from .sampling import MonteCarloSampler, SampleFn, device_generator, pick_device
 from .stats import binomial_test_pvalue, clopper_pearson_lower, smoothing_radius
 
 BoundsLike = Bounds | tuple[float, float]
+
+
+def _as_size(size: int | tuple[int, int] | Sequence[int] | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    pair = (int(size), int(size)) if isinstance(size, int) else tuple(int(v) for v in size)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"image_size must be None, a positive int or (height, width), got {size!r}")
+    return (pair[0], pair[1])
+
+
+def resize_images(images: Tensor, size: tuple[int, int] | None) -> Tensor:
+    """``images`` resized to ``size`` (bilinear, half-pixel centres, no antialiasing; as ``cv2.resize``)."""
+    if size is None or tuple(images.shape[-2:]) == size:
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=False)
 
 
 def _as_bounds(bounds: BoundsLike | None) -> Bounds | None:
@@ -47,7 +64,14 @@ class SmoothingCertifier:
         that is not a module).
         The metric (and a module denoiser) is moved there when a device is given.
     clamp: clip noisy images to [0, 1] before the denoiser/metric. The guarantee is unaffected
-        (it is then the smoothing of ``f(clip(.))``); off by default, as in the reference code.
+        (it is then the smoothing of ``f(clip(.))``). Off by default (Cohen et al.'s
+        locuslab/smoothing does not clip); the ``paper`` presets of RS, DRS, MS and DMS turn it on,
+        as the benchmark's certified code (katiashh/certified-iqa-defenses) clips every noisy
+        sample to [0, 1] before the denoiser/metric there (its DDRS and DensePure scripts do not).
+    image_size: ``None`` (certify at native size) or ``S``/``(H, W)``: each image is resized to
+        that size (bilinear, no antialiasing, like ``cv2.resize``'s default) before noise is
+        added, and the certificate is for the resized image. The benchmark's DDRS and DensePure
+        scripts resize to 256x256 (their ``paper`` presets); its RS/DRS/MS/DMS scripts do not.
     autocast, channels_last: passed to the :class:`iqa_core.Scorer`.
     bounds: score range used instead of ``metric.bounds`` (classes, relative delta).
     denoiser: ``None`` (no denoising), a registry name (group ``iqa.denoisers``, provided by
@@ -56,6 +80,8 @@ class SmoothingCertifier:
     """
 
     name: ClassVar[str] = "smoothing"
+    #: ``Certificate.kind`` of this certifier's certificates (``None``: left for the reader to infer)
+    certificate_kind: ClassVar[Literal["classification", "regression"] | None] = None
 
     def __init__(
         self,
@@ -66,6 +92,7 @@ class SmoothingCertifier:
         batch_size: int = 200,
         device: str | torch.device | None = None,
         clamp: bool = False,
+        image_size: int | tuple[int, int] | None = None,
         autocast: bool = False,
         channels_last: bool = False,
         bounds: BoundsLike | None = None,
@@ -87,6 +114,7 @@ class SmoothingCertifier:
         self.batch_size = int(batch_size)
         self.device = device
         self.clamp = clamp
+        self.image_size = _as_size(image_size)
         self.autocast = autocast
         self.channels_last = channels_last
         self.bounds = _as_bounds(bounds)
@@ -100,6 +128,10 @@ class SmoothingCertifier:
         parts = [f"sigma={self.sigma}", f"n={self.n}", f"alpha={self.alpha}"]
         if self.denoiser is not None:
             parts.append(f"denoiser={denoiser_name(self.denoiser)!r}")
+        if self.clamp:
+            parts.append("clamp=True")
+        if self.image_size is not None:
+            parts.append(f"image_size={self.image_size}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def metric_bounds(self, metric: Metric) -> Bounds:
@@ -154,18 +186,29 @@ class SmoothingCertifier:
             channels_last=self.channels_last,
         )
         gen = device_generator(generator, device)
-        images = images.to(device)
+        images = resize_images(images.to(device), self.image_size)
         certificates = []
         for image in images:
             start = time.perf_counter()
             cert = per_image(image, sampler, gen)
             seconds = time.perf_counter() - start
-            certificates.append(_with_seconds(cert, seconds))
+            certificates.append(replace(cert, seconds=seconds, kind=cert.kind or self.certificate_kind))
         return certificates
 
 
-def _with_seconds(cert: Certificate, seconds: float) -> Certificate:
-    return replace(cert, seconds=seconds)
+def classification_presets(**paper: Any) -> dict[str, dict[str, Any]]:
+    """Presets of a classification certifier: benchmark A.3.5 parameters plus ``paper``, the options its scripts used.
+
+    ``paper``'s options (clamping, resizing, DensePure's runs) go into every preset, so the
+    presets differ only in the smoothing parameters.
+    """
+    common = {"n0": 100, "n": 1000, "alpha": 0.001, "n_classes": 10}
+    return {
+        "paper": {"sigma": 0.12, **common, **paper},
+        "sigma-0.25": {"sigma": 0.25, **common, **paper},
+        "sigma-0.50": {"sigma": 0.50, **common, **paper},
+        "fast": {"sigma": 0.12, **common, "n0": 32, "n": 256, **paper},
+    }
 
 
 class ClassificationCertifier(SmoothingCertifier):
@@ -188,12 +231,8 @@ class ClassificationCertifier(SmoothingCertifier):
     classifier's with probability at most ``alpha``.
     """
 
-    presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "paper": {"sigma": 0.12, "n0": 100, "n": 1000, "alpha": 0.001, "n_classes": 10},
-        "sigma-0.25": {"sigma": 0.25, "n0": 100, "n": 1000, "alpha": 0.001, "n_classes": 10},
-        "sigma-0.50": {"sigma": 0.50, "n0": 100, "n": 1000, "alpha": 0.001, "n_classes": 10},
-        "fast": {"sigma": 0.12, "n0": 32, "n": 256, "alpha": 0.001, "n_classes": 10},
-    }
+    certificate_kind: ClassVar[Literal["classification", "regression"] | None] = "classification"
+    presets: ClassVar[dict[str, dict[str, Any]]] = classification_presets()
     default_preset: ClassVar[str] = "paper"
 
     def __init__(

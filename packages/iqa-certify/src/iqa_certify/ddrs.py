@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from .base import classification_presets
 from .drs import DRS
 
 
@@ -14,10 +15,19 @@ class DDRS(DRS):
     ``"diffusion-one-step"`` (iqa-purify): it maps ``x + noise`` to the diffusion timestep whose
     noise level matches ``2 * sigma`` (images scaled to [-1, 1]) and takes one denoising step.
     That logic belongs to the denoiser; any registry name or denoiser object can replace it.
+
+    The ``paper`` preset resizes every image to 256x256 before certifying (``image_size=256``)
+    and does not clip the noisy samples, as the benchmark's DDRS script
+    (``ccrf/calc_ddrs_*.py``: ``cv2.resize(im, (256, 256))``; the noise enters through the
+    diffusion's ``q_sample``, unclipped) does; ``paper-native`` certifies at native size.
     """
 
     name: ClassVar[str] = "ddrs"
     default_denoiser: ClassVar[str] = "diffusion-one-step"
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        **classification_presets(image_size=256),
+        "paper-native": classification_presets()["paper"],
+    }
 
 
 __all__ = ["DDRS"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .base import ClassificationCertifier
+from .base import ClassificationCertifier, classification_presets
 from .denoising import DenoiserLike
 
 
@@ -14,10 +14,13 @@ class DRS(ClassificationCertifier):
     Base classifier: ``class(metric(denoiser(x + noise, sigma)))``. ``denoiser`` is a registry
     name (default ``"dncnn"``, provided by iqa-purify) or any object callable as
     ``denoiser(noisy, sigma, *, generator=None)``. Other parameters as :class:`~iqa_certify.rs.RS`.
+    The ``paper`` preset clips noisy samples to [0, 1] before the denoiser and certifies at native
+    size, as the benchmark's DRS (``ccrf/calc_clear_rs_*.py`` with ``dn=True``) does.
     """
 
     name: ClassVar[str] = "drs"
     default_denoiser: ClassVar[str] = "dncnn"
+    presets: ClassVar[dict[str, dict[str, Any]]] = classification_presets(clamp=True)
 
     def __init__(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .base import ClassificationCertifier
+from .base import ClassificationCertifier, classification_presets
 
 
 class RS(ClassificationCertifier):
@@ -12,10 +12,14 @@ class RS(ClassificationCertifier):
 
     Noisy samples go straight to the metric. Defaults (benchmark A.3.5): ``sigma = 0.12``,
     ``n0 = 100``, ``n = 1000``, ``alpha = 0.001``, ``n_classes = 10`` (+2 outer classes).
+    The ``paper`` preset (the registry's default) also clips every noisy sample to [0, 1]
+    (``clamp=True``) at native size, as the benchmark's RS script (``ccrf/calc_rs_*.py``) does;
+    the constructor's default ``clamp=False`` is Cohen et al.'s unclipped smoothing.
     See :class:`~iqa_certify.base.ClassificationCertifier` for ``certify`` and ``predict``.
     """
 
     name: ClassVar[str] = "rs"
+    presets: ClassVar[dict[str, dict[str, Any]]] = classification_presets(clamp=True)
 
     def __init__(
         self,
