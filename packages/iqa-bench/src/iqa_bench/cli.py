@@ -231,8 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
+    from iqa_core.errors import run_cli
+
+    return run_cli(build_parser(), argv)
 
 
 if __name__ == "__main__":

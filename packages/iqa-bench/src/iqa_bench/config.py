@@ -14,12 +14,14 @@ from typing import Any
 
 import yaml
 
+from iqa_core.errors import UserError
+
 from .schema import MODES, NONE
 
 DATASET_KINDS = ("demo", "koniq10k", "kadid10k", "nips2017", "agiqa3k", "folder")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The configuration is invalid; the message names the key and the fix."""
 
 
@@ -105,6 +107,8 @@ def _presets(value: Any, where: str) -> tuple[str | None, ...]:
         where,
         f"expected a non-empty list of preset names, got {value!r}",
     )
+    repeated = sorted({v for v in value if value.count(v) > 1})
+    _expect(not repeated, where, f"presets listed more than once: {repeated}")
     return tuple(value)
 
 
@@ -130,7 +134,16 @@ def _components(raw: dict[str, Any], key: str, required: bool) -> tuple[Componen
     value = raw.get(key, [] if not required else None)
     if not isinstance(value, list) or (required and not value):
         raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
-    return tuple(_component(entry, f"{key}[{i}]") for i, entry in enumerate(value))
+    specs = tuple(_component(entry, f"{key}[{i}]") for i, entry in enumerate(value))
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        if spec.name in seen:
+            raise ConfigError(
+                f"{key}[{i}]: {spec.name!r} is listed twice (also {key}[{seen[spec.name]}]); list each component "
+                "once and put all its presets in one `presets:` list (one entry has one set of params)"
+            )
+        seen[spec.name] = i
+    return specs
 
 
 def _dataset(entry: Any, where: str) -> DatasetConfig:
@@ -191,7 +204,6 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
     modes = MODES if mode == "both" else (mode,)
     defences = _components(raw, "defences", required=True)
     names = [d.name for d in defences]
-    _expect(len(set(names)) == len(names), "defences", f"duplicate defence names in {names}")
     _expect(NONE not in names, "defences", "'none' (the undefended baseline) is always evaluated; remove it")
     bounds = raw.get("bounds", "catalogue")
     _expect(bounds in ("catalogue", "measured"), "bounds", f"expected catalogue or measured, got {bounds!r}")

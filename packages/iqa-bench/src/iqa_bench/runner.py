@@ -38,6 +38,7 @@ from .planning import Unit, chunks, dataset_items, expand_presets, plan, preset_
 from .progress import StepProgress
 from .schema import NONE
 from .store import ResultStore
+from .validation import validate_grid
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Runner:
 
     # ------------------------------------------------------------------ run
     def load(self) -> list[Unit]:
+        validate_grid(self.config)
         self.config = expand_presets(self.config)
         self.identity = UnitIdentity(self.config)
         for ds in self.config.datasets:

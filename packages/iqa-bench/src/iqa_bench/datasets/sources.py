@@ -9,6 +9,7 @@ flat as datasets grow.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +17,13 @@ from typing import Any
 
 from torch import Tensor
 
+from iqa_core.errors import UserError
+
 from .images import load_image
 
 
-class DatasetLayoutError(FileNotFoundError):
-    """The dataset folder does not have the expected official layout."""
+class DatasetLayoutError(UserError, FileNotFoundError):
+    """The dataset folder or its score file does not have the expected layout or content."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,38 @@ def folder(
     if name_column not in header and "image" in header:
         name_column = "image"
     rows = _read_csv(csv_path, [name_column, mos_column])
-    return [ImageItem(r[name_column], float(r[mos_column]), root / r[name_column]) for r in rows]
+    return _checked_items(csv_path, rows, name_column, mos_column, root)
+
+
+def _checked_items(
+    csv_path: Path, rows: Sequence[dict[str, str]], name_column: str, mos_column: str, root: Path
+) -> list[ImageItem]:
+    """Items of a score file: unique names and finite MOS, or one error listing every bad line."""
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    items: list[ImageItem] = []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        name = (row.get(name_column) or "").strip()
+        if not name:
+            problems.append(f"line {line}: empty {name_column!r}")
+            continue
+        if name in first_line:
+            problems.append(f"line {line}: image {name!r} again (first on line {first_line[name]})")
+            continue
+        first_line[name] = line
+        raw = (row.get(mos_column) or "").strip()
+        try:
+            mos = float(raw)
+        except ValueError:
+            mos = math.nan
+        if not math.isfinite(mos):
+            problems.append(f"line {line}: {mos_column} of {name!r} is {raw!r}, not a finite number")
+            continue
+        items.append(ImageItem(name, mos, root / name))
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; ... ({len(problems) - 10} more)" if len(problems) > 10 else "")
+        raise DatasetLayoutError(f"{csv_path}: {len(problems)} bad line(s): {shown}. Fix the score file and rerun")
+    return items
 
 
 def demo(limit: int | None = None) -> list[ImageItem]:
