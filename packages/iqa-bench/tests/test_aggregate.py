@@ -51,9 +51,9 @@ def test_one_experiment_matches_hand_computation() -> None:
     assert s["d"] == pytest.approx(100 * np.mean(np.abs(pa - c)) / diam)
     assert s["d_defended"] == pytest.approx(100 * np.mean(np.abs(pa - pc)) / diam)
     b1, b2 = c.max(), c.min()
-    assert s["r"] == pytest.approx(np.mean(np.log10(np.maximum(b1 - c, c - b2).clip(1e-6 * diam) / np.abs(c - pa))))
+    assert s["r"] == pytest.approx(np.mean(np.log10(np.maximum(b1 - c, c - b2) / (np.abs(c - pa) + 1e-6 * (b1 - b2)))))
     assert s["r_defended"] == pytest.approx(
-        np.mean(np.log10(np.maximum(b1 - pc, pc - b2).clip(1e-6 * diam) / np.abs(pc - pa)))
+        np.mean(np.log10(np.maximum(b1 - pc, pc - b2) / (np.abs(pc - pa) + 1e-6 * (b1 - b2))))
     )
     assert s["srocc_clean"] == pytest.approx(stats.spearmanr(mos, pc).statistic)
     assert s["srocc_adv"] == pytest.approx(stats.spearmanr(mos, pa).statistic)
@@ -224,3 +224,104 @@ def test_certified_summaries() -> None:
     assert ms["srocc"] == pytest.approx(1.0)
     per_certifier = aggregate.by_certifier(table)
     assert [r["certifier"] for r in per_certifier] == ["ms", "rs"]
+
+
+def _lower_is_better(rows: list[dict[str, Any]], metric: str = "m-narrow") -> list[dict[str, Any]]:
+    """The rows of ``metric`` re-expressed by a lower-is-better metric ``metric-low`` (scores negated)."""
+    out = []
+    for row in rows:
+        if row["metric"] != metric:
+            continue
+        copy = dict(row, metric=f"{metric}-low")
+        for column in ("score_clean", "score_attacked", "score_purified_clean", "score_purified_attacked"):
+            if copy.get(column) is not None:
+                copy[column] = -copy[column]
+        out.append(copy)
+    return out
+
+
+def test_correlations_of_a_lower_is_better_metric_are_oriented() -> None:
+    """Defect: SROCC/PLCC/KROCC were computed on raw scores, so a lower-is-better metric got them negated."""
+    rows = synthetic_rows(failed=False)
+    low = _lower_is_better(rows)
+    lower, upper = BOUNDS["m-narrow"]
+    bounds = {**BOUNDS, "m-narrow-low": (-upper, -lower)}
+    original = {aggregate.experiment_key(s): s for s in aggregate.summarise(rows, BOUNDS) if s["metric"] == "m-narrow"}
+    negated = aggregate.summarise(low, bounds, directions={"m-narrow-low": False})
+    assert negated
+    for s in negated:
+        o = original[aggregate.experiment_key({**s, "metric": "m-narrow"})]
+        for name in ("srocc_clean", "srocc_adv", "plcc_clean", "plcc_adv", "krocc_clean", "krocc_adv"):
+            assert s[name] == pytest.approx(o[name], abs=1e-12), name
+        for name in ("d", "d_defended", "r", "r_defended", "rmse_adv"):
+            assert s[name] == pytest.approx(o[name], rel=1e-9), name
+    assert min(s["srocc_clean"] for s in negated) > 0.9
+    # bounds carrying the direction, as the store's metrics table holds them, work too
+    as_store = {**BOUNDS, "m-narrow-low": (-upper, -lower, 0)}
+    assert aggregate.summarise(low, as_store)[0]["srocc_clean"] == pytest.approx(negated[0]["srocc_clean"])
+
+
+def test_gain_with_a_zero_clean_score_is_left_out_and_counted() -> None:
+    """Defect: f(x) = 0 made Gain 1.5e307 (finite, kept in roll-ups) here and inf in the Wilcoxon values."""
+    rows = [r for r in synthetic_rows(failed=False) if r["metric"] == "m-narrow" and r["attack"] == "fgsm"]
+    key = rows[0]
+    group = [r for r in rows if aggregate.experiment_key(r) == aggregate.experiment_key(key)]
+    zero = dict(group[0], score_clean=0.0)
+    changed = [zero if r is group[0] else r for r in rows]
+    summary = next(
+        s for s in aggregate.summarise(changed, BOUNDS) if aggregate.experiment_key(s) == aggregate.experiment_key(key)
+    )
+    rest = group[1:]
+    expected = np.mean(
+        [
+            abs(r["score_clean"] - (r.get("score_purified_attacked") or r["score_attacked"])) / abs(r["score_clean"])
+            for r in rest
+        ]
+    )
+    assert summary["gain"] == pytest.approx(expected)
+    assert summary["gain"] < 10
+    assert summary["n_gain_undefined"] == 1
+    table = aggregate.rollup([summary], ("defence",))
+    assert table[0]["gain"] == pytest.approx(expected) and table[0]["n_gain_undefined"] == 1
+
+
+def test_median_smoothing_rows_are_regression_certificates_without_cert_r() -> None:
+    """Defect: MS rows as the runner stores them (radius 0.0) were reported as classification with Cert.R 0."""
+    rows = [
+        _certificate(i, certifier="ms", abstained=0, radius=0.0, score=float(i), delta=1.0, relative_delta=0.01)
+        for i in range(3)
+    ]
+    rows.append(
+        _certificate(3, certifier="ms", abstained=1, radius=0.0, score=3.0, delta=math.inf, relative_delta=math.inf)
+    )
+    (ms,) = aggregate.summarise_certificates(rows, BOUNDS)
+    assert ms["kind"] == "regression"
+    assert math.isnan(ms["cert_r"])
+    assert ms["cert_rd"] == pytest.approx(0.01)
+    assert ms["abstention"] == pytest.approx(25.0)
+    (per_certifier,) = aggregate.by_certifier([ms])
+    assert per_certifier["kind"] == "regression" and math.isnan(per_certifier["cert_r"])
+    declared = [dict(r, kind="regression", delta=None, relative_delta=None) for r in rows[:2]]
+    assert aggregate.summarise_certificates(declared, BOUNDS)[0]["kind"] == "regression"
+
+
+def test_certified_srocc_is_the_shared_definition() -> None:
+    """Defect: with abstentions this SROCC differed from iqa_certify.summary's (1.00 vs -0.43)."""
+    from iqa_core import scoring
+
+    mos = [1.0, 2.0, 3.0, 4.0, 5.0]
+    scores = [10.0, 20.0, None, 40.0, 50.0]
+    abstained = [0, 0, 1, 0, 0]
+    rows = [
+        _certificate(i, abstained=a, radius=None if a else 0.1, score=s, mos=m, prediction=None if a else i)
+        for i, (m, s, a) in enumerate(zip(mos, scores, abstained, strict=True))
+    ]
+    (rs,) = aggregate.summarise_certificates(rows, BOUNDS)
+    expected = scoring.certified_srocc(
+        mos, [math.nan if s is None else s for s in scores], abstained, higher_is_better=True
+    )
+    assert rs["srocc"] == pytest.approx(expected) == pytest.approx(1.0)
+    (low,) = aggregate.summarise_certificates(
+        [dict(r, metric="m-low") for r in rows], {"m-low": (0.0, 100.0)}, directions={"m-low": False}
+    )
+    assert low["srocc"] == pytest.approx(-1.0)

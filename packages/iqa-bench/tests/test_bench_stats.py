@@ -148,3 +148,25 @@ def test_kruskal_sampling_validity() -> None:
     across = stats.kruskal_across_samples(samples)
     assert across["p_value"] == pytest.approx(scipy_stats.kruskal(*samples).pvalue)
     assert across["variance_of_means"] == pytest.approx(np.var([s.mean() for s in samples]))
+
+
+def test_preset_selection_with_a_lower_is_better_metric() -> None:
+    """Defect: raw-score SROCC_adv of a lower-is-better metric is negated, so the worst preset won."""
+    rows = [dict(r, metric="m-low") for r in synthetic_rows(failed=False) if r["metric"] == "m-narrow"]
+    for row in rows:
+        for column in ("score_clean", "score_attacked", "score_purified_clean", "score_purified_attacked"):
+            if row.get(column) is not None:
+                row[column] = -row[column]
+    summaries = aggregate.summarise(rows, {"m-low": (-5.0, 5.0)}, directions={"m-low": False})
+    assert stats.select_presets(summaries) == {"bad": "p2", "good": "p2", "none": "none"}
+
+
+def test_paired_gain_leaves_a_zero_clean_score_out() -> None:
+    rows = [r for r in _selected_rows() if r["metric"] == "m-narrow" and r["attack"] != "none"]
+    rows[0] = dict(rows[0], score_clean=0.0)
+    table = stats.paired_values(rows, BOUNDS, "gain")
+    values = [v for methods in table.values() for images in methods.values() for v in images.values()]
+    assert values and all(math.isfinite(v) for v in values)
+    cell = aggregate.experiment_key(rows[0], stats.CELL_KEY)
+    assert rows[0]["image"] not in table[cell][rows[0]["defence"]]
+    assert rows[1]["image"] in table[aggregate.experiment_key(rows[1], stats.CELL_KEY)][rows[1]["defence"]]

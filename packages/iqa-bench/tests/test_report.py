@@ -140,3 +140,31 @@ def test_attack_types_in_written_figures_and_page(tmp_path: Path) -> None:
     written = write_report(synthetic_rows(), None, BOUNDS, tmp_path, formats=("html", "svg"), attack_types=types)
     assert "unrestricted WB" in written["html"][0].read_text()
     assert any(p.name == "heatmap_gain_adaptive.svg" for p in written["svg"])
+
+
+def test_direction_note_and_median_smoothing_without_cert_r(tmp_path: Path) -> None:
+    """Defects 2 and 8 in the written report: the direction note, and Cert.R '—' for MS."""
+    ms = [
+        {
+            **row,
+            "certifier": "ms",
+            "abstained": 0,
+            "radius": 0.0,
+            "score": float(i),
+            "delta": 1.0,
+            "relative_delta": 0.01,
+            "prediction": None,
+        }
+        for i, row in enumerate(CERTIFICATES)
+    ]
+    rows = [r for r in synthetic_rows() if r["metric"] == "m-wide"]
+    out = write_report(rows, ms, BOUNDS, tmp_path, ("md", "html"), directions={"m-wide": False})
+    markdown = out["md"][0].read_text(encoding="utf-8")
+    assert "Lower-is-better metrics here: m-wide" in markdown.replace("\\", "")
+    certified = markdown.split("## certified")[1].split("##")[0]
+    header, _, first = certified.strip().splitlines()[:3]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in first.split("|")], strict=True))
+    assert cells["kind"] == "regression"
+    assert cells["cert r"] == "—"
+    page = out["html"][0].read_text(encoding="utf-8")
+    assert "Lower-is-better metrics here: m-wide" in page

@@ -37,14 +37,31 @@ def test_abstention_rate_and_cert_rd():
     assert certified_relative_delta(CLASSIFICATION) is None
 
 
-def test_srocc_uses_top_class_for_abstentions_or_drops_them():
+def test_srocc_drops_abstentions_by_default_or_uses_the_top_class():
     mos = [3.0, 4.0, 8.0, 5.0]
-    assert smoothed_srocc(CLASSIFICATION, mos) == pytest.approx(stats.spearmanr([30, 50, 70, 60], mos).statistic)
-    dropped = smoothed_srocc(CLASSIFICATION, mos, abstained="drop")
+    dropped = smoothed_srocc(CLASSIFICATION, mos)
     assert dropped == pytest.approx(stats.spearmanr([30, 70, 60], [3.0, 8.0, 5.0]).statistic)
-    assert math.isnan(smoothed_score(CLASSIFICATION[1], "drop"))
+    top = smoothed_srocc(CLASSIFICATION, mos, abstained="top")
+    assert top == pytest.approx(stats.spearmanr([30, 50, 70, 60], mos).statistic)
+    assert math.isnan(smoothed_score(CLASSIFICATION[1]))
+    assert smoothed_score(CLASSIFICATION[1], "top") == 50.0
     with pytest.raises(ValueError):
         smoothed_srocc(CLASSIFICATION, [1.0, 2.0])
+
+
+def test_srocc_is_oriented_by_the_metric_direction():
+    mos = [3.0, 4.0, 8.0, 5.0]
+    lower_better = smoothed_srocc(CLASSIFICATION, mos, higher_is_better=False)
+    assert lower_better == pytest.approx(-smoothed_srocc(CLASSIFICATION, mos))
+
+
+def test_kind_comes_from_the_certificates_and_regression_has_no_cert_r():
+    ms = summarize(REGRESSION)
+    assert ms.cert_r is None and ms.cert_rd is not None
+    declared = [Certificate(abstained=False, score=1.0, kind="regression")]
+    assert summarize(declared).cert_r is None
+    with pytest.raises(ValueError, match="mix"):
+        summarize([*CLASSIFICATION, *REGRESSION])
 
 
 def test_summary():

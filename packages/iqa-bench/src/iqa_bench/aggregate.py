@@ -1,7 +1,9 @@
 """Per-experiment summaries and roll-ups of result rows (benchmark 3.5, Tables 2, 11-14, 18-21).
 
-Input: result rows as plain dicts with the columns of :mod:`iqa_bench.schema` (``RESULT_COLUMNS``)
-and the metric bounds ``{metric: (lower, upper)}`` (``diam = upper - lower``).
+Input: result rows as plain dicts with the columns of :mod:`iqa_bench.schema` (``RESULT_COLUMNS``),
+the metric bounds ``{metric: (lower, upper)}`` (``diam = upper - lower``) and each metric's
+direction, ``directions = {metric: higher_is_better}`` (or bounds given as
+``(lower, upper, higher_is_better)``, as the store's ``metrics`` table holds them).
 
 An *experiment* is one ``(dataset, metric, attack, attack_preset, defence, defence_preset, mode)``
 group (:data:`EXPERIMENT_KEY`); :func:`summarise` turns its rows into one summary dict holding the
@@ -17,13 +19,17 @@ key columns and every score of :data:`SCORES`. Conventions:
   ``score_purified_clean`` (then ``D`` measures how far the defence alone moves the score,
   ``D^(D) = 0`` and ``SROCC_adv = SROCC_clear``);
 * ``R`` and ``R^(D)`` use ``(b1, b2) = (max, min)`` of the experiment's clean scores ``f(x)`` (the
-  metric's range on the evaluated images), with :func:`iqa_bench.scores.r_score`'s floor for
+  metric's range on the evaluated images), with :func:`iqa_bench.scores.r_score`'s ``eps`` for
   unchanged scores;
 * correlations use the rows with a finite MOS (NaN when fewer than two, e.g. NIPS 2017 has no
-  MOS); ``RMSE`` is between MOS and the scores mapped linearly onto the MOS scale (least squares),
-  because raw metric scores and MOS live on different scales;
-* ``Gain = mean |f(x) - f(P(x'))| / f(x)`` (purification paper, eq. 5), ``gain_attack`` the same
-  for the undefended attacked image ``f(x')``; ``Quality = PSNR/100 + SSIM/2``;
+  MOS) and the metric's *oriented* scores (negated for a lower-is-better metric, see
+  :mod:`iqa_core.scoring`), so SROCC/PLCC/KROCC are higher-is-better for every metric; ``RMSE``
+  is between MOS and the scores mapped linearly onto the MOS scale (least squares), because raw
+  metric scores and MOS live on different scales;
+* ``Gain = mean |f(x) - f(P(x'))| / |f(x)|`` (purification paper, eq. 5), ``gain_attack`` the same
+  for the undefended attacked image ``f(x')``; an image with ``f(x) = 0`` has no Gain: it is left
+  out of the mean and counted in ``n_gain_undefined`` (:func:`iqa_core.scoring.mean_gain`);
+  ``Quality = PSNR/100 + SSIM/2``;
 * PSNR/SSIM/MSE/Linf are means over the finite values (an identical image has PSNR = inf and is
   left out of the PSNR mean);
 * times are seconds per image; ``seconds_per_image`` is the mean of attack + defence + metric.
@@ -34,6 +40,7 @@ only) and report ``<score>_std`` next to each mean, as the paper's ``mean±std``
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,12 +49,18 @@ from typing import Any
 
 import numpy as np
 
+from iqa_core import scoring
+
 from . import scores
 from .schema import CERTIFICATE_KEY, NONE, RESULT_KEY
 
 Row = Mapping[str, Any]
 Summary = dict[str, Any]
 Bounds = Mapping[str, tuple[float, float] | Sequence[float]]
+Directions = Mapping[str, bool]
+
+log = logging.getLogger(__name__)
+_WARNED_DIRECTIONS: set[str] = set()
 
 EXPERIMENT_KEY: tuple[str, ...] = tuple(k for k in RESULT_KEY if k != "image")
 """Columns that identify an experiment (a result row's key without the image)."""
@@ -70,20 +83,22 @@ SCORES: dict[str, ScoreInfo] = {
     "d_defended": ScoreInfo("D^(D)", False, "100/n sum |f(P(x')) - f(P(x))| / diam (eq. 7)"),
     "r": ScoreInfo("R", True, "1/n sum log10(max(b1 - f(x), f(x) - b2) / |f(x) - f(P(x'))|) (eq. 5)"),
     "r_defended": ScoreInfo("R^(D)", True, "R with P applied to the source images too"),
-    "srocc_clean": ScoreInfo("SROCC clear", True, "SROCC(MOS, f(P(x))) (eq. 8)"),
-    "srocc_adv": ScoreInfo("SROCC adv", True, "SROCC(MOS, f(P(x'))) (eq. 9)"),
-    "plcc_clean": ScoreInfo("PLCC clear", True, "PLCC(MOS, f(P(x)))"),
-    "plcc_adv": ScoreInfo("PLCC adv", True, "PLCC(MOS, f(P(x')))"),
-    "krocc_clean": ScoreInfo("KROCC clear", True, "KROCC(MOS, f(P(x)))"),
-    "krocc_adv": ScoreInfo("KROCC adv", True, "KROCC(MOS, f(P(x')))"),
+    "srocc_clean": ScoreInfo("SROCC clear", True, "SROCC(MOS, s f(P(x))) (eq. 8; s = -1 for lower-is-better metrics)"),
+    "srocc_adv": ScoreInfo("SROCC adv", True, "SROCC(MOS, s f(P(x'))) (eq. 9; s = -1 for lower-is-better metrics)"),
+    "plcc_clean": ScoreInfo("PLCC clear", True, "PLCC(MOS, s f(P(x)))"),
+    "plcc_adv": ScoreInfo("PLCC adv", True, "PLCC(MOS, s f(P(x')))"),
+    "krocc_clean": ScoreInfo("KROCC clear", True, "KROCC(MOS, s f(P(x)))"),
+    "krocc_adv": ScoreInfo("KROCC adv", True, "KROCC(MOS, s f(P(x')))"),
     "rmse_clean": ScoreInfo("RMSE clear", False, "RMSE(MOS, linear fit of f(P(x)) to MOS)"),
     "rmse_adv": ScoreInfo("RMSE adv", False, "RMSE(MOS, linear fit of f(P(x')) to MOS)"),
     "psnr": ScoreInfo("PSNR", True, "PSNR of P(x') against x (dB)"),
     "ssim": ScoreInfo("SSIM", True, "SSIM of P(x') against x"),
     "mse": ScoreInfo("MSE", False, "MSE of P(x') against x"),
     "linf": ScoreInfo("Linf", False, "L-infinity distance of P(x') to x"),
-    "gain": ScoreInfo("Gain", False, "mean |f(x) - f(P(x'))| / f(x) (purification paper, eq. 5)"),
-    "gain_attack": ScoreInfo("Gain (no defence)", False, "mean |f(x) - f(x')| / f(x)"),
+    "gain": ScoreInfo(
+        "Gain", False, "mean |f(x) - f(P(x'))| / |f(x)| (purification paper, eq. 5; images with f(x) = 0 left out)"
+    ),
+    "gain_attack": ScoreInfo("Gain (no defence)", False, "mean |f(x) - f(x')| / |f(x)| (f(x) = 0 left out)"),
     "quality": ScoreInfo("Quality", True, "PSNR/100 + SSIM/2 (purification paper)"),
     "seconds_attack": ScoreInfo("Attack s/img", False, "mean attack time per image (s)"),
     "seconds_defence": ScoreInfo("Defence s/img", False, "mean defence time per image (s)"),
@@ -93,14 +108,18 @@ SCORES: dict[str, ScoreInfo] = {
 """Every per-experiment score, in column order."""
 
 CERTIFIED_SCORES: dict[str, ScoreInfo] = {
-    "cert_r": ScoreInfo("Cert.R", True, "mean certified l2 radius, abstentions counted as 0"),
+    "cert_r": ScoreInfo(
+        "Cert.R", True, "mean certified l2 radius, abstentions counted as 0 (classification certifiers only)"
+    ),
     "abstention": ScoreInfo("Abst. %", False, "percentage of abstentions"),
-    "cert_rd": ScoreInfo("Cert.RD", False, "mean certified delta / diam over the non-abstained images"),
-    "srocc": ScoreInfo("SROCC", True, "SROCC(MOS, smoothed score)"),
+    "cert_rd": ScoreInfo(
+        "Cert.RD", False, "mean certified delta / diam over the non-abstained images (regression certifiers only)"
+    ),
+    "srocc": ScoreInfo("SROCC", True, "SROCC(MOS, s * smoothed score) over the non-abstained images"),
     "seconds_per_image": ScoreInfo("s/img", False, "mean certification time per image (s)"),
 }
 
-COUNT_COLUMNS: tuple[str, ...] = ("n_images", "n_failed")
+COUNT_COLUMNS: tuple[str, ...] = ("n_images", "n_failed", "n_gain_undefined")
 
 DEFAULT_DEFENCE_TYPES: dict[str, str] = {
     NONE: NONE,
@@ -177,11 +196,40 @@ def diameter(bounds: Bounds, metric: str) -> float:
     if metric not in bounds:
         known = ", ".join(sorted(bounds)) or "none"
         raise KeyError(f"no bounds for metric {metric!r} (bounds known for: {known}); run `iqa-bench bounds` first")
-    lower, upper = (float(v) for v in bounds[metric])
+    value = bounds[metric]
+    if hasattr(value, "lower") and hasattr(value, "upper"):
+        lower, upper = float(value.lower), float(value.upper)
+    else:
+        lower, upper = (float(v) for v in list(value)[:2])
     diam = upper - lower
     if not math.isfinite(diam) or diam <= 0:
         raise ValueError(f"bounds of metric {metric!r} must satisfy lower < upper, got ({lower}, {upper})")
     return diam
+
+
+def higher_is_better(metric: str, bounds: Bounds | None = None, directions: Directions | None = None) -> bool:
+    """The direction of ``metric``: ``directions[metric]``, else the third entry of its bounds.
+
+    When neither says, higher-is-better is assumed and a warning is logged: correlations of a
+    lower-is-better metric would then come out negated, so callers should pass the directions
+    (the store's ``metrics`` table records them).
+    """
+    if directions is not None and metric in directions:
+        return bool(directions[metric])
+    if bounds is not None and metric in bounds:
+        value = bounds[metric]
+        direction = getattr(value, "higher_is_better", None)
+        if direction is not None:
+            return bool(direction)
+        if isinstance(value, Sequence) and len(value) >= 3 and value[2] is not None:
+            return bool(value[2])
+    if metric not in _WARNED_DIRECTIONS:
+        _WARNED_DIRECTIONS.add(metric)
+        log.warning(
+            "direction of metric %r unknown: assuming higher is better (pass directions={metric: higher_is_better})",
+            metric,
+        )
+    return True
 
 
 @dataclass(frozen=True)
@@ -259,22 +307,27 @@ def _rmse_linear(mos: np.ndarray, predicted: np.ndarray) -> float:
     return scores.rmse(mos, slope * predicted + intercept)
 
 
-def _correlations(mos: np.ndarray, predicted: np.ndarray, suffix: str) -> dict[str, float]:
+def _correlations(mos: np.ndarray, predicted: np.ndarray, suffix: str, higher: bool) -> dict[str, float]:
     keep = np.isfinite(mos) & np.isfinite(predicted)
     y, s = mos[keep], predicted[keep]
     if y.size < 2:
         return {f"{name}_{suffix}": math.nan for name in ("srocc", "plcc", "krocc", "rmse")}
     return {
-        f"srocc_{suffix}": scores.srocc(y, s),
-        f"plcc_{suffix}": scores.plcc(y, s),
-        f"krocc_{suffix}": scores.krocc(y, s),
+        f"srocc_{suffix}": scores.srocc(y, s, higher_is_better=higher),
+        f"plcc_{suffix}": scores.plcc(y, s, higher_is_better=higher),
+        f"krocc_{suffix}": scores.krocc(y, s, higher_is_better=higher),
         f"rmse_{suffix}": _rmse_linear(y, s),
     }
 
 
-def score_images(images: Sequence[ImageScores], diam: float) -> dict[str, float]:
-    """Every score of :data:`SCORES` over one experiment's usable images (NaN where undefined)."""
+def score_images(images: Sequence[ImageScores], diam: float, *, higher_is_better: bool = True) -> dict[str, float]:
+    """Every score of :data:`SCORES` over one experiment's usable images (NaN where undefined).
+
+    ``higher_is_better`` is the metric's direction (it orients the correlations with MOS). The
+    result also holds ``n_gain_undefined``: images left out of ``gain`` because ``f(x) = 0``.
+    """
     result = dict.fromkeys(SCORES, math.nan)
+    result["n_gain_undefined"] = 0
     if not images:
         return result
     clean = np.array([i.clean for i in images])
@@ -287,11 +340,13 @@ def score_images(images: Sequence[ImageScores], diam: float) -> dict[str, float]
     result["d_defended"] = scores.d_score_defended(purified_clean, purified_attacked, diam)
     result["r"] = scores.r_score(clean, purified_attacked, beta=beta, diam=diam)
     result["r_defended"] = scores.r_score_defended(purified_clean, purified_attacked, beta=beta, diam=diam)
-    result.update(_correlations(mos, purified_clean, "clean"))
-    result.update(_correlations(mos, purified_attacked, "adv"))
+    result.update(_correlations(mos, purified_clean, "clean", higher_is_better))
+    result.update(_correlations(mos, purified_attacked, "adv", higher_is_better))
     for name in ("psnr", "ssim", "mse", "linf", "seconds_attack", "seconds_defence", "seconds_metric"):
         result[name] = _finite_mean(getattr(i, name) for i in images)
-    result["gain"] = scores.gain(clean, purified_attacked)
+    gain = scores.gain_details(clean, purified_attacked)
+    result["gain"] = gain.value
+    result["n_gain_undefined"] = gain.n_undefined
     finite_attacked = np.isfinite(attacked)
     if finite_attacked.any():
         result["gain_attack"] = scores.gain(clean[finite_attacked], attacked[finite_attacked])
@@ -312,17 +367,20 @@ def group_rows(rows: Iterable[Row], key: Sequence[str] = EXPERIMENT_KEY) -> dict
     return dict(groups)
 
 
-def summarise(rows: Iterable[Row], bounds: Bounds) -> list[Summary]:
+def summarise(rows: Iterable[Row], bounds: Bounds, *, directions: Directions | None = None) -> list[Summary]:
     """One summary per experiment: the :data:`EXPERIMENT_KEY` columns, :data:`SCORES`, counts.
 
     Sorted by the key. Failed / unusable rows are skipped and counted in ``n_failed``.
+    ``directions`` (``{metric: higher_is_better}``) orients the correlations; see
+    :func:`higher_is_better`.
     """
     summaries: list[Summary] = []
     for key, group in sorted(group_rows(rows).items()):
         summary: Summary = dict(zip(EXPERIMENT_KEY, key, strict=True))
         images = [resolved for resolved in map(resolve, group) if resolved is not None]
         diam = diameter(bounds, summary["metric"])
-        summary.update(score_images(images, diam))
+        higher = higher_is_better(summary["metric"], bounds, directions)
+        summary.update(score_images(images, diam, higher_is_better=higher))
         summary["n_images"] = len(images)
         summary["n_failed"] = len(group) - len(images)
         summaries.append(summary)
@@ -379,8 +437,8 @@ def rollup(
             entry[name] = _finite_mean(values)
             entry[f"{name}_std"] = _finite_std(values)
         entry["n_experiments"] = len(group)
-        entry["n_images"] = int(sum(int(s.get("n_images", 0)) for s in group))
-        entry["n_failed"] = int(sum(int(s.get("n_failed", 0)) for s in group))
+        for column in COUNT_COLUMNS:
+            entry[column] = int(sum(int(s.get(column, 0) or 0) for s in group))
         table.append(entry)
     return table
 
@@ -418,47 +476,62 @@ def by_defence_type(summaries: Iterable[Summary], defence_types: Mapping[str, st
     return rollup(with_types(summaries, defence_types), ("defence_type", "mode"))
 
 
-def summarise_certificates(certificates: Iterable[Row], bounds: Bounds) -> list[Summary]:
+def summarise_certificates(
+    certificates: Iterable[Row], bounds: Bounds, *, directions: Directions | None = None
+) -> list[Summary]:
     """Certified summaries (Tables 3, 21), one per (dataset, metric, certifier, certifier preset).
 
-    * ``cert_r``: mean radius over all usable images, an abstention counting as 0; NaN for a
-      regression certifier (no radius);
+    * ``kind``: ``"classification"`` or ``"regression"``, from the certifier: an explicit ``kind``
+      column when the rows carry one, else what the certificates hold
+      (:func:`iqa_core.scoring.certificate_kind`: median smoothing records a certified delta,
+      classification certifiers a class and a radius);
+    * ``cert_r``: mean radius over all usable images, an abstention counting as 0; NaN (shown
+      as "—") for a regression certifier, which certifies no radius (the paper's "-" for MS/DMS);
     * ``abstention``: percentage of abstentions;
     * ``cert_rd``: mean ``relative_delta`` (or ``delta / diam`` when the row has no relative delta)
       over the non-abstained images; NaN for a classification certifier;
-    * ``srocc``: SROCC of the smoothed ``score`` with MOS (rows without a score or MOS dropped);
-    * ``seconds_per_image``; ``kind`` is ``"classification"`` when any row has a radius, else
-      ``"regression"``; ``n_images`` / ``n_failed`` as for result rows (failed = status not done).
+    * ``srocc``: :func:`iqa_core.scoring.certified_srocc` of the smoothed ``score`` with MOS:
+      abstained images and rows without a score or MOS left out, scores oriented by the metric's
+      direction (the same definition as ``iqa_certify.summary.smoothed_srocc``);
+    * ``seconds_per_image``; ``n_images`` / ``n_failed`` as for result rows (failed = status not done).
     """
     summaries: list[Summary] = []
     for key, group in sorted(group_rows(certificates, CERTIFIED_KEY).items()):
         summary: Summary = dict(zip(CERTIFIED_KEY, key, strict=True))
         done = [row for row in group if row.get("status") == "done"]
         diam = diameter(bounds, summary["metric"])
+        higher = higher_is_better(summary["metric"], bounds, directions)
         abstained = [bool(row.get("abstained")) for row in done]
-        radii = [_float(row.get("radius")) for row in done]
-        classification = any(math.isfinite(r) for r in radii)
-        summary["kind"] = "classification" if classification else "regression"
-        if classification:
+        kinds = {scoring.certificate_kind(row) for row in done}
+        if len(kinds) > 1:
+            raise ValueError(
+                f"certificates of {key} mix classification and regression rows; one certifier gives one kind"
+            )
+        kind = kinds.pop() if kinds else "classification"
+        summary["kind"] = kind
+        if kind == "classification":
+            radii = [_float(row.get("radius")) for row in done]
             summary["cert_r"] = _finite_mean(
                 0.0 if a else (r if math.isfinite(r) else 0.0) for a, r in zip(abstained, radii, strict=True)
             )
+            summary["cert_rd"] = math.nan
         else:
             summary["cert_r"] = math.nan
+            relative = []
+            for row, a in zip(done, abstained, strict=True):
+                if a:
+                    continue
+                value = _float(row.get("relative_delta"))
+                if not math.isfinite(value):
+                    value = _float(row.get("delta")) / diam
+                relative.append(value)
+            summary["cert_rd"] = _finite_mean(relative)
         summary["abstention"] = 100.0 * sum(abstained) / len(done) if done else math.nan
-        relative = []
-        for row, a in zip(done, abstained, strict=True):
-            if a:
-                continue
-            value = _float(row.get("relative_delta"))
-            if not math.isfinite(value):
-                value = _float(row.get("delta")) / diam
-            relative.append(value)
-        summary["cert_rd"] = _finite_mean(relative)
         mos = np.array([_float(row.get("mos")) for row in done])
         smoothed = np.array([_float(row.get("score")) for row in done])
-        keep = np.isfinite(mos) & np.isfinite(smoothed)
-        summary["srocc"] = scores.srocc(mos[keep], smoothed[keep]) if keep.sum() >= 2 else math.nan
+        summary["srocc"] = (
+            scoring.certified_srocc(mos, smoothed, abstained, higher_is_better=higher) if done else math.nan
+        )
         summary["seconds_per_image"] = _finite_mean(_float(row.get("seconds")) for row in done)
         summary["n_images"] = len(done)
         summary["n_failed"] = len(group) - len(done)

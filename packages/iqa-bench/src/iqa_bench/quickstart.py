@@ -52,7 +52,14 @@ class QuickstartResult:
 
 
 def _row(
-    setting: str, mos: Tensor, clean: Tensor, attacked: Tensor, pc: Tensor, pa: Tensor, diam: float
+    setting: str,
+    mos: Tensor,
+    clean: Tensor,
+    attacked: Tensor,
+    pc: Tensor,
+    pa: Tensor,
+    diam: float,
+    higher_is_better: bool = True,
 ) -> QuickstartRow:
     beta = scores.beta_of(clean)
     return QuickstartRow(
@@ -64,8 +71,8 @@ def _row(
         d_defended=scores.d_score_defended(pc, pa, diam),
         r=scores.r_score(clean, pa, beta=beta, diam=diam),
         r_defended=scores.r_score_defended(pc, pa, beta=beta, diam=diam),
-        srocc_clear=scores.srocc(mos, pc),
-        srocc_adv=scores.srocc(mos, pa),
+        srocc_clear=scores.srocc(mos, pc, higher_is_better=higher_is_better),
+        srocc_adv=scores.srocc(mos, pa, higher_is_better=higher_is_better),
     )
 
 
@@ -137,10 +144,11 @@ def run_quickstart(
     adaptive_raw = timed("score attacked", n, lambda s: s.score(the_metric, adaptive))
     adaptive_attacked = timed("score purified", n, lambda s: s.score(the_metric, adaptive_purified))
 
+    hib = bool(the_metric.higher_is_better)
     rows = [
-        _row("no defence", mos, clean, attacked, clean, attacked, diam),
-        _row(f"{defence}, non-adaptive", mos, clean, attacked, purified_clean, purified_attacked, diam),
-        _row(f"{defence}, adaptive (BPDA/EOT)", mos, clean, adaptive_raw, purified_clean, adaptive_attacked, diam),
+        _row("no defence", mos, clean, attacked, clean, attacked, diam, hib),
+        _row(f"{defence}, non-adaptive", mos, clean, attacked, purified_clean, purified_attacked, diam, hib),
+        _row(f"{defence}, adaptive (BPDA/EOT)", mos, clean, adaptive_raw, purified_clean, adaptive_attacked, diam, hib),
     ]
     timings["total"] = time.perf_counter() - start
     return QuickstartResult(

@@ -64,6 +64,32 @@ class Report:
     pareto: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     """``(x, y) -> points`` (non-adaptive, one per defence and preset, before preset selection)."""
     entries: list[dict[str, Any]] = field(default_factory=list)
+    directions: dict[str, bool] = field(default_factory=dict)
+    """``{metric: higher_is_better}`` of every metric in the report."""
+
+
+def metric_directions(store: Any) -> dict[str, bool]:
+    """``{metric: higher_is_better}`` as recorded in a :class:`~iqa_bench.store.ResultStore`.
+
+    The store's ``metrics`` table holds each metric's bounds and direction
+    (:data:`iqa_bench.schema.METRIC_COLUMNS`); :meth:`ResultStore.bounds` returns the bounds only.
+    """
+    directions = getattr(store, "directions", None)
+    if callable(directions):
+        return {str(k): bool(v) for k, v in directions().items()}
+    rows = store._db.execute("SELECT metric, higher_is_better FROM metrics").fetchall()
+    return {str(metric): bool(higher) for metric, higher in rows if higher is not None}
+
+
+def _direction_note(directions: Mapping[str, bool]) -> str:
+    lower = sorted(m for m, higher in directions.items() if not higher)
+    text = (
+        "SROCC, PLCC and KROCC are computed on each metric's oriented score (negated for a lower-is-better "
+        "metric), so higher is better for every metric; D, R and Gain do not depend on the direction."
+    )
+    if lower:
+        text += " Lower-is-better metrics here: " + ", ".join(lower) + "."
+    return text
 
 
 def build_report(
@@ -77,11 +103,17 @@ def build_report(
     alpha: float = 0.05,
     select_by: str = "srocc_adv",
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    directions: Mapping[str, bool] | None = None,
 ) -> Report:
     """Compute every table of the report (see :func:`write_report` for the arguments)."""
     rows = list(rows)
+    certificates = list(certificates or ())
     report = Report()
-    summaries = aggregate.with_types(aggregate.summarise(rows, bounds), defence_types, attack_types)
+    metrics = sorted({str(r["metric"]) for r in [*rows, *certificates] if r.get("metric") is not None})
+    report.directions = {m: aggregate.higher_is_better(m, bounds, directions) for m in metrics}
+    summaries = aggregate.with_types(
+        aggregate.summarise(rows, bounds, directions=report.directions), defence_types, attack_types
+    )
     report.tables["experiments"] = summaries
 
     selections = {mode: stats.select_presets(summaries, select_by, mode=mode) for mode in MODES}
@@ -106,7 +138,7 @@ def build_report(
         [s for s in selected if s["attack"] == aggregate.NONE], ("defence", "mode"), include_clean=True
     )
 
-    certified = aggregate.summarise_certificates(certificates or (), bounds)
+    certified = aggregate.summarise_certificates(certificates, bounds, directions=report.directions)
     report.tables["certified"] = certified
     report.tables["by_certifier"] = aggregate.by_certifier(certified)
 
@@ -252,6 +284,9 @@ def _html_page(report: Report, title: str) -> str:
         "Scores as defined by the Guardians of Image Quality benchmark (section 3.5) and the adversarial "
         "purification paper (Gain, Quality). Click a column header to sort; #sort=<column>&desc=1 in the "
         "URL sorts on load.",
+        _direction_note(report.directions),
+        "Certified defences: Cert.R only for classification certifiers, Cert.RD only for regression ones "
+        "(median smoothing); — where a score does not apply.",
     ]
     if not tables:
         notes.append("No results to show.")
@@ -259,7 +294,10 @@ def _html_page(report: Report, title: str) -> str:
 
 
 def _markdown(report: Report, title: str) -> str:
-    parts = [f"# {lb_tables.escape_markdown(title)}\n"]
+    parts = [
+        f"# {lb_tables.escape_markdown(title)}\n",
+        lb_tables.escape_markdown(_direction_note(report.directions)) + "\n",
+    ]
     for name, table in report.tables.items():
         if not table or name in ("experiments",) or name.startswith("wilcoxon_"):
             continue
@@ -347,6 +385,7 @@ def write_report(
     alpha: float = 0.05,
     select_by: str = "srocc_adv",
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    directions: Mapping[str, bool] | None = None,
 ) -> dict[str, list[Path]]:
     """Write the report of a run into ``out_dir`` and return ``{format: [written paths]}``.
 
@@ -380,6 +419,11 @@ def write_report(
             the paper). The roll-ups, tests and leaderboard use the chosen presets; ``experiments``
             and the Pareto fronts keep every preset.
         metadata: ``{defence: {"name": ..., "paper": ..., "link": ...}}`` added to the entries.
+        directions: ``{metric: higher_is_better}`` (e.g. :func:`metric_directions` of the run's store;
+            bounds given as ``(lower, upper, higher_is_better)`` work too). Correlations with MOS are
+            computed on the oriented score, so a lower-is-better metric (NIQE, BRISQUE, ...) gets
+            the sign a higher-is-better one would; a metric whose direction is unknown is taken as
+            higher-is-better, with a logged warning.
 
     Raises ``ValueError`` for an unknown format and ``KeyError`` for a metric without bounds.
     """
@@ -396,6 +440,7 @@ def write_report(
         alpha=alpha,
         select_by=select_by,
         metadata=metadata,
+        directions=directions,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

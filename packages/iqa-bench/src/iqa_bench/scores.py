@@ -13,9 +13,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-#: Floor of ``|f(x) - f(P(x'))|`` in R, as a fraction of ``diam``: an image whose score did not
-#: move contributes ``log10(margin / (1e-6 * diam))`` (at most about 6) instead of infinity.
-R_DENOMINATOR_FLOOR = 1e-6
+from iqa_core import scoring
+
+#: ``eps`` of the R score: ``|f(x) - f(P(x'))|`` is increased by ``eps * (b1 - b2)`` (the benchmark's
+#: ``robustness_score`` adds ``1e-6`` to the change of min-max scaled scores), so an image whose
+#: score did not move contributes ``log10(margin / (1e-6 * (b1 - b2)))`` (about 5.7) instead of
+#: infinity.
+R_EPS = 1e-6
+R_DENOMINATOR_FLOOR = R_EPS
+"""Former name of :data:`R_EPS` (kept for callers)."""
 
 
 def _arrays(*values: ArrayLike) -> list[np.ndarray]:
@@ -40,18 +46,24 @@ def d_score_defended(purified_clean: ArrayLike, purified_attacked: ArrayLike, di
 
 
 def r_score(reference: ArrayLike, purified_attacked: ArrayLike, *, beta: tuple[float, float], diam: float) -> float:
-    """``R = 1/n * sum log10( max(b1 - f(x), f(x) - b2) / |f(x) - f(P(x'))| )`` (eq. 5).
+    """``R = 1/n * sum log10( max(b1 - f(x), f(x) - b2) / (|f(x) - f(P(x'))| + eps (b1 - b2)) )`` (eq. 5).
 
-    ``beta = (b1, b2)``: the maximum and minimum clean score over the evaluated subset (as the
-    benchmark's reference code fits its scaler on the subset's clean values). For ``R^(D)`` pass
-    ``f(P(x))`` as ``reference`` (see :func:`r_score_defended`). Zero denominators are floored at
-    ``R_DENOMINATOR_FLOOR * diam``. Higher is more robust.
+    ``beta = (b1, b2)``: the maximum and minimum clean score over the evaluated subset (the
+    benchmark's reference code, ``robustness_score`` of MSU_Metrics_Robustness_Benchmark, fits its
+    min-max scaler on the clean values of the current subset; on scaled values its ``beta1 = 1``,
+    ``beta2 = 0`` and ``eps = 1e-6`` are exactly these ``b1``, ``b2`` and ``eps * (b1 - b2)``). For
+    ``R^(D)`` pass ``f(P(x))`` as ``reference`` (see :func:`r_score_defended`). When every clean
+    score is equal (``b1 = b2``, e.g. one image) the reference's scaler leaves the scores unscaled
+    (R then depends on the metric's units); here ``diam`` takes the place of ``b1 - b2``:
+    ``R = mean log10(diam / (|change| + eps diam))``. Higher is more robust.
     """
     ref, pa = _arrays(reference, purified_attacked)
     b1, b2 = beta
+    span = b1 - b2
+    if not span > 0:
+        b1, span = b2 + diam, diam
     margin = np.maximum(b1 - ref, ref - b2)
-    margin = np.maximum(margin, R_DENOMINATOR_FLOOR * diam)
-    change = np.maximum(np.abs(ref - pa), R_DENOMINATOR_FLOOR * diam)
+    change = np.abs(ref - pa) + R_EPS * span
     return float(np.mean(np.log10(margin / change)))
 
 
@@ -68,30 +80,36 @@ def beta_of(clean: ArrayLike) -> tuple[float, float]:
     return float(c.max()), float(c.min())
 
 
-def _correlation(kind: str, mos: ArrayLike, scores: ArrayLike) -> float:
+def _correlation(kind: str, mos: ArrayLike, scores: ArrayLike, higher_is_better: bool) -> float:
     y, s = _arrays(mos, scores)
+    s = scoring.oriented(s, higher_is_better)
     if y.size < 2 or np.ptp(s) == 0 or np.ptp(y) == 0:
         return math.nan
     if kind == "srocc":
-        return float(stats.spearmanr(y, s).statistic)
+        return scoring.spearman(y, s)
     if kind == "plcc":
-        return float(stats.pearsonr(y, s).statistic)
+        return scoring.pearson(y, s)
     return float(stats.kendalltau(y, s).statistic)
 
 
-def srocc(mos: ArrayLike, scores: ArrayLike) -> float:
-    """Spearman rank correlation with MOS (NaN when either side is constant)."""
-    return _correlation("srocc", mos, scores)
+def srocc(mos: ArrayLike, scores: ArrayLike, *, higher_is_better: bool) -> float:
+    """Spearman rank correlation of MOS with the oriented scores (NaN when either side is constant).
+
+    ``higher_is_better`` is the metric's direction: a lower-is-better metric's scores are negated
+    first (:func:`iqa_core.scoring.oriented`), so a metric that agrees with MOS gets a positive
+    SROCC whatever its direction.
+    """
+    return _correlation("srocc", mos, scores, higher_is_better)
 
 
-def plcc(mos: ArrayLike, scores: ArrayLike) -> float:
-    """Pearson correlation with MOS (no logistic fitting)."""
-    return _correlation("plcc", mos, scores)
+def plcc(mos: ArrayLike, scores: ArrayLike, *, higher_is_better: bool) -> float:
+    """Pearson correlation of MOS with the oriented scores (no logistic fitting)."""
+    return _correlation("plcc", mos, scores, higher_is_better)
 
 
-def krocc(mos: ArrayLike, scores: ArrayLike) -> float:
-    """Kendall rank correlation with MOS."""
-    return _correlation("krocc", mos, scores)
+def krocc(mos: ArrayLike, scores: ArrayLike, *, higher_is_better: bool) -> float:
+    """Kendall rank correlation (tau-b) of MOS with the oriented scores."""
+    return _correlation("krocc", mos, scores, higher_is_better)
 
 
 def rmse(a: ArrayLike, b: ArrayLike) -> float:
@@ -100,9 +118,19 @@ def rmse(a: ArrayLike, b: ArrayLike) -> float:
 
 
 def gain(clean: ArrayLike, other: ArrayLike) -> float:
-    """Mean relative change ``|f(x) - f(y)| / f(x)`` (purification paper's Gain, absolute as in its code)."""
+    """Mean Gain ``|f(x) - f(y)| / |f(x)|`` (purification paper, eq. 5; absolute, as in its code).
+
+    One definition for every package: :func:`iqa_core.scoring.mean_gain`. Images with ``f(x) = 0``
+    have no relative change: they are left out of the mean (NaN when none is left); see
+    :func:`gain_details` for how many were left out.
+    """
+    return gain_details(clean, other).value
+
+
+def gain_details(clean: ArrayLike, other: ArrayLike) -> scoring.GainResult:
+    """:func:`gain` with the number of images used and left out (``f(x) = 0``)."""
     c, o = _arrays(clean, other)
-    return float(np.mean(np.abs(c - o) / np.where(c == 0, np.finfo(float).tiny, np.abs(c))))
+    return scoring.mean_gain(c, o)
 
 
 def quality_score(psnr: float | Sequence[float], ssim: float | Sequence[float]) -> float:

@@ -8,7 +8,9 @@
   Bonferroni-corrected over the whole family of tests; the win rate of A over B is the percentage
   of the experiments holding both in which A wins significantly.
 * :func:`select_presets` / :func:`apply_presets`: the defence preset with the best mean
-  ``SROCC_adv`` per defence, kept alone in the non-adaptive tables (section 4).
+  ``SROCC_adv`` per defence, kept alone in the non-adaptive tables (section 4). The summaries'
+  correlations are oriented by each metric's direction (:mod:`iqa_bench.aggregate`), so "best"
+  is the highest for lower-is-better metrics too.
 * :func:`pareto_front` / :func:`pareto_points`: Pareto-optimal configurations (Fig. 3a, 10).
 * :func:`sampling_validity` / :func:`kruskal_across_samples`: Kruskal-Wallis checks (Table 5).
 """
@@ -24,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as scipy_stats
+
+from iqa_core import scoring
 
 from .aggregate import (
     SCORES,
@@ -58,9 +62,9 @@ PAIRED_VALUES: dict[str, PairedValue] = {
         lambda i, d: 100 * abs(i.purified_attacked - i.purified_clean) / d,
     ),
     "gain": PairedValue(
-        "|f(x) - f(P(x'))| / |f(x)| (per-image Gain)",
+        "|f(x) - f(P(x'))| / |f(x)| (per-image Gain; undefined, so left out, where f(x) = 0)",
         False,
-        lambda i, d: abs(i.clean - i.purified_attacked) / abs(i.clean) if i.clean != 0 else math.inf,
+        lambda i, d: float(scoring.relative_gain([i.clean], [i.purified_attacked])[0]),
     ),
     "psnr": PairedValue("PSNR of P(x') against x", True, lambda i, d: i.psnr),
     "ssim": PairedValue("SSIM of P(x') against x", True, lambda i, d: i.ssim),

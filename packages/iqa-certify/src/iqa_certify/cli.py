@@ -137,7 +137,7 @@ def certify_command(args: argparse.Namespace) -> int:
         if missing:
             raise SystemExit(f"--mos {args.mos}: no MOS for {', '.join(missing[:5])}")
         mos = [table[n] for n in names]
-    summary = summarize(certs, mos)
+    summary = summarize(certs, mos, higher_is_better=bool(metric.higher_is_better))
     print(json.dumps(dataclasses.asdict(summary)))
     if args.out is not None:
         payload = {
