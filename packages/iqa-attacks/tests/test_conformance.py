@@ -62,7 +62,7 @@ def test_catalogue_targets():
         0.04,
         0.08,
     ]
-    assert [ATTACKS_BY_NAME["stadv"].presets[p]["min_ssim"] for p in ("weak", "medium", "strong")] == [0.9, 0.8, 0.75]
+    assert [ATTACKS_BY_NAME["cadv"].presets[p]["min_ssim"] for p in ("weak", "medium", "strong")] == [0.9, 0.85, 0.75]
 
 
 ATTACKS_BY_NAME = {c.name: c for c in ATTACKS}
