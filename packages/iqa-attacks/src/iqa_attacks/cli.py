@@ -207,13 +207,21 @@ def run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
     return result.to_dict()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     if args.command == "calibrate":
         run_calibrate(args)
     elif args.command == "bench":
         run_bench(args)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
+    from iqa_core.errors import run_cli
+
+    parser = build_parser()
+    parser.set_defaults(handler=_run)
+    return run_cli(parser, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
+
+from iqa_core.errors import run_cli
 
 from .components import MissingComponentError, create
 from .config import COMMANDS, ConfigError, RunConfig, load_config
@@ -131,23 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        config = load_config(args.config, args.command)
-        if args.device:
-            config.train["device"] = args.device
-        if args.epochs is not None:
-            if args.epochs < 1:
-                raise ConfigError(f"--epochs must be >= 1, got {args.epochs}")
-            config.train["epochs"] = args.epochs
-        if args.no_progress:
-            config.train["progress"] = False
-        run = run_fcn if args.command == "fcn" else run_iqa
-        result = run(config, resume=not args.fresh)
-    except (ConfigError, MissingComponentError, DatasetLayoutError) as error:
-        print(f"iqa-train {args.command}: {error}", file=sys.stderr)
-        return 2
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.command)
+    if args.device:
+        config.train["device"] = args.device
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {args.epochs}")
+        config.train["epochs"] = args.epochs
+    if args.no_progress:
+        config.train["progress"] = False
+    run = run_fcn if args.command == "fcn" else run_iqa
+    result = run(config, resume=not args.fresh)
     last = result.log[-1] if result.log else {}
     summary = {
         "out_dir": str(config.out_dir),
@@ -159,6 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
+    parser = build_parser()
+    parser.set_defaults(handler=_run)
+    return run_cli(parser, argv, extra_errors=(ConfigError, MissingComponentError, DatasetLayoutError))
 
 
 if __name__ == "__main__":  # pragma: no cover
