@@ -160,6 +160,20 @@ def test_resize_and_upscale_differ_only_in_the_upsampling():
     assert torch.allclose(Resize(1.0)(x), x, atol=1e-5)
 
 
+def test_resize_truncates_the_small_size_as_the_benchmark():
+    """Regression: the benchmark's ``int(size * scale)`` truncates; rounding gave 346x461 at 0.9 on 384x512."""
+    from iqa_purify.resize import down_size
+
+    assert down_size(384, 512, 0.9) == (345, 460)
+    assert down_size(24, 32, 0.9) == (21, 28)
+    assert down_size(5, 5, 0.1) == (1, 1)
+    x = toy_images(1, (24, 32))
+    small = torch.nn.functional.interpolate(x, size=(21, 28), mode="bilinear", align_corners=False, antialias=True)
+    back = torch.nn.functional.interpolate(small, size=(24, 32), mode="bilinear", align_corners=False)
+    assert torch.allclose(Resize(0.9, mode="bilinear")(x), back.clamp(0, 1), atol=1e-6)
+    assert torch.allclose(BilinearUpscale(0.9)(x), back.clamp(0, 1), atol=1e-6)
+
+
 def test_rotation_zero_and_crop_full_are_identities():
     x = toy_images(2, (20, 20))
     assert torch.allclose(RandomRotate(0)(x, generator=torch.Generator().manual_seed(0)), x, atol=1e-5)
