@@ -140,6 +140,20 @@ def test_diffjpeg_is_close_to_the_real_codec():
         assert abs(float(measures.psnr(img, ours).mean()) - to_source) < 3, q
 
 
+def test_diffjpeg_keeps_gradients_at_saturated_pixels():
+    """Regression: an input clamp zeroed the gradient at pixels equal to 0 or 1 (common in 8-bit images);
+    the benchmark's codec has no such clamp. (The forward pass is checked against the benchmark's
+    straight-through codec in test_parity_classic.py.) A flat grey image codes to itself."""
+    flat = torch.full((1, 3, 16, 16), 128 / 255)
+    assert torch.equal(DiffJPEG(50)(flat), flat)
+    x = toy_images(1, (16, 24))
+    x[..., 0, 0] = 0.0
+    x[..., 0, 1] = 1.0
+    x.requires_grad_(True)
+    DiffJPEG(50)(x).sum().backward()
+    assert x.grad is not None and float(x.grad[..., 0, :2].abs().min()) > 0
+
+
 def test_colour_quantization_levels_and_surrogates():
     x = toy_images(1, (16, 16))
     out = ColourQuantization(5)(x)
