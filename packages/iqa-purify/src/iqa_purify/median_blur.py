@@ -17,10 +17,14 @@ Padding = Literal["reflect", "replicate", "zeros"]
 def median_filter(images: Tensor, kernel_size: int, padding: Padding = "reflect", rows_per_chunk: int = 64) -> Tensor:
     """Per-channel ``kernel_size`` x ``kernel_size`` median; the image size is kept.
 
-    ``padding="reflect"`` mirrors without repeating the edge pixel (OpenCV's BORDER_REFLECT_101,
-    scipy's ``mode="mirror"``); ``"replicate"`` repeats it (what ``cv2.medianBlur`` does);
-    ``"zeros"`` is kornia's ``median_blur``. Rows are processed in chunks to bound the memory of
-    the unfolded windows. Gradients flow to the selected (median) pixels.
+    ``padding="reflect"`` mirrors without repeating the edge pixel (``F.pad(mode="reflect")``,
+    OpenCV's BORDER_REFLECT_101, scipy's ``mode="mirror"``), as the benchmark's code does;
+    ``"replicate"`` repeats it (what ``cv2.medianBlur`` does); ``"zeros"`` is kornia's
+    ``median_blur``. Images with a side not longer than ``kernel_size // 2`` cannot be mirrored
+    and are replicated instead (the reference raises there). The window holds an odd number of
+    pixels, so the median is the middle value (no lower/upper convention is involved). Rows are
+    processed in chunks to bound the memory of the unfolded windows. Gradients flow to the
+    selected (median) pixels.
     """
     k = check_odd_kernel(kernel_size, "median blur")
     if k == 1:
@@ -47,10 +51,12 @@ def median_filter(images: Tensor, kernel_size: int, padding: Padding = "reflect"
 class MedianBlur(PurificationDefence):
     """Median blur, kernel presets 3 (default), 5, 7, 9, 11.
 
-    Borders are mirrored (``padding="reflect"``) instead of kornia's zero padding, which darkens
-    the image edges; the reference code (albumentations -> ``cv2.medianBlur``) replicates the
-    edge pixels, available as ``padding="replicate"``. Differentiable (the gradient reaches the
-    median pixel of each window). Weakest preset = smallest kernel.
+    Borders are mirrored (``padding="reflect"``, reflect-101), exactly as the benchmark's code
+    (``metrics/defences/median-blur/run.py``: ``F.pad(mode="reflect")``, then ``torch.median``
+    over each window; bit-exact in the parity test), instead of kornia's zero padding, which
+    darkens the image edges. ``padding="replicate"`` repeats the edge pixels (``cv2.medianBlur``).
+    Differentiable (the gradient reaches the median pixel of each window). Weakest preset =
+    smallest kernel.
     """
 
     name = "median-blur"
