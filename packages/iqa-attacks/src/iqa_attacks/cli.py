@@ -12,32 +12,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
 
 def load_folder(folder: str | Path, limit: int | None = None) -> list[Tensor]:
-    """Images of a folder (sorted by name) as ``(1, 3, H, W)`` float tensors in [0, 1], grouped later by size."""
-    import numpy as np
+    """Images of a folder (sorted by name) as ``(1, 3, H, W)`` tensors in [0, 1] (iqa-core's loader).
 
-    try:
-        from PIL import Image
-    except ImportError as error:  # pillow is not a dependency of the library, only of this command
-        raise SystemExit("reading --images needs Pillow: `pip install pillow`") from error
+    Files that cannot be decoded are skipped with a warning naming each one.
+    """
+    from iqa_core.images import load_folder as read_folder
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise SystemExit(f"--images {root}: not a folder")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if limit is not None:
-        files = files[:limit]
-    if not files:
-        raise SystemExit(f"--images {root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    out = []
-    for path in files:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        out.append(torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous())
-    return out
+    loaded, failed = read_folder(folder, limit)
+    for path, error in failed:
+        print(f"iqa-attacks: skipping {path}: {error}", file=sys.stderr)
+    if not loaded:
+        raise SystemExit(f"--images {folder}: no readable image")
+    return [image[None] for _, image in loaded]
 
 
 def group_by_size(images: list[Tensor]) -> list[Tensor]:

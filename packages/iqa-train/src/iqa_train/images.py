@@ -1,51 +1,17 @@
-"""Decoding images at the edge: any file PIL reads -> ``(3, H, W)`` float32 RGB in ``[0, 1]``.
-
-EXIF orientation is applied (phone photos in KonIQ-10k / LIVE Challenge style collections carry it),
-grayscale is replicated to three channels, alpha is composited on white, 16-bit images are scaled
-by their peak. Corrupt files raise :class:`ImageDecodeError` naming the file.
-"""
+"""Images at the edge: decoding is iqa-core's shared loader (:mod:`iqa_core.images`); saving is here."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# one loader for every package (EXIF, 8/16-bit, grayscale, palette, alpha, CMYK): iqa-core's
+from iqa_core.images import IMAGE_SUFFIXES, ImageDecodeError, load_image
 
-
-class ImageDecodeError(ValueError):
-    """A file could not be decoded as an image."""
-
-
-def _to_rgb_array(img: Image.Image) -> np.ndarray:
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if img.mode.startswith("I;16") or array.max() > 255 else 255.0
-        gray = np.clip(array / peak, 0, 1)
-        return np.repeat(gray[..., None], 3, axis=2).astype(np.float32)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def load_image(path: str | Path) -> Tensor:
-    """Read ``path`` as ``(3, H, W)`` float32 RGB in ``[0, 1]`` with its EXIF rotation applied."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image {path} not found")
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            array = _to_rgb_array(ImageOps.exif_transpose(opened))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageDecodeError(f"cannot decode image {path}: {error}") from error
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
+__all__ = ["IMAGE_SUFFIXES", "ImageDecodeError", "load_image", "save_image"]
 
 
 def save_image(image: Tensor, path: str | Path) -> None:
