@@ -15,10 +15,13 @@ from .base import PurificationDefence
 class RandomCrop(PurificationDefence):
     """Crop a random ``size`` x ``size`` square, bilinear-resize it to the input size: presets 288 ... 32 (128 default).
 
-    The reference code (torchvision ``RandomCrop``) returns the crop itself; here it is resized
-    back so that the input size is kept. On images smaller than ``size`` the crop side is
-    ``min(size, H, W)``. One position per image, drawn from ``generator``. Randomized and
-    differentiable. Weakest preset = largest crop.
+    The crop origin is drawn as torchvision's ``RandomCrop`` in the benchmark's code (top, then
+    left, ``randint``), so a generator seeded like the benchmark's ``torch.manual_seed`` picks
+    the same square for a batch of one (checked in the parity test). Deliberate deviations: the
+    reference returns the crop itself (the metric then sees a ``size`` x ``size`` image); here it
+    is resized back (bilinear) so that the input size is kept. One origin per image (torchvision
+    draws one per batch). On images smaller than ``size`` the crop side is ``min(size, H, W)``
+    (torchvision raises). Randomized and differentiable. Weakest preset = largest crop.
     """
 
     name = "random-crop"

@@ -21,11 +21,15 @@ FCN_WEIGHTS = WeightSpec(
 
 
 class FCNNet(nn.Module):
-    """The network of the reference code (``defenses/conv_filter/fcn.py``), module names unchanged.
+    """The network of the reference code, module names unchanged (the benchmark's
+    ``metrics/defences/fcn/run.py``: ``FCN(3, 3, 64, norm_type='instance', act_type='relu')``; its
+    unused SELU/dropout and the ``InstanceNorm2d(8)`` declared for 16 channels do not matter, the
+    norm has no parameters). Forward and input gradient match it on seeded weights (parity test).
 
     ``conv1`` (3->64) -> LeakyReLU(0.2) -> ``conv2`` (64->``hidden``) -> instance norm -> LeakyReLU(0.2)
     -> ``conv3`` (``hidden``->3) -> tanh; all 3x3, padding 1. The purification paper says 64, 16, 3
-    filters (the released code, default here); the benchmark's text says 64, 32, 3 (``hidden=32``).
+    filters (the released code and the benchmark's code, default here); the benchmark's text says
+    64, 32, 3 (``hidden=32``).
     The instance norm has no parameters (affine=False), so the checkpoint holds the three convs only.
     """
 

@@ -9,7 +9,7 @@ from .base import PurificationDefence
 
 
 class Flip(PurificationDefence):
-    """Mirror the image horizontally and vertically (reference: ``FlipDefense(axes=[2, 3])``); no parameter."""
+    """Mirror the image horizontally and vertically (the benchmark's ``torch.flip(x, [2, 3])``); no parameter."""
 
     name = "flip"
     differentiable = True

@@ -38,6 +38,12 @@ class JPEG(PurificationDefence):
     Not differentiable: adaptive attacks go through ``defended(metric, JPEG())``, which uses
     this class's BPDA surrogate, the identity (Athalye et al., 2018; the usual choice for JPEG).
     Weakest preset = highest quality (least purification).
+
+    Parity: bit-exact with the benchmark's ``metrics/defences/jpeg/run.py`` (torchvision's
+    ``encode_jpeg``/``decode_jpeg``, libjpeg-turbo, 4:2:0) on 8-bit images, which is what the
+    benchmark fed it. Deliberate deviation: the reference converts with ``(x * 255).type(uint8)``,
+    which truncates; here the image is rounded to 8 bits (unbiased; identical on 8-bit images,
+    up to one level apart before coding on float images such as unsaved adversarial examples).
     """
 
     name = "jpeg"

@@ -14,8 +14,10 @@ from .base import PurificationDefence
 class RandomNoise(PurificationDefence):
     """Add N(0, sigma^2) noise to every pixel and clamp: presets 0.01 (default), 0.025, 0.05, 0.075, 0.1.
 
-    Randomized (noise from ``generator``) and differentiable (the identity plus noise). Weakest
-    preset = smallest sigma.
+    As the benchmark's ``metrics/defences/random-noise``: ``clamp(x + sigma * randn(x.shape), 0, 1)``,
+    one ``randn`` of the batch's shape, so a generator seeded like the benchmark's
+    ``torch.manual_seed`` draws the same noise (bit-exact in the parity test). Randomized (noise
+    from ``generator``) and differentiable (the identity plus noise). Weakest preset = smallest sigma.
     """
 
     name = "random-noise"

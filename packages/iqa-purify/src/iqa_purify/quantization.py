@@ -14,7 +14,8 @@ from .base import PurificationDefence
 class ColourQuantization(PurificationDefence):
     """Reduce every channel to ``levels`` evenly spaced values: presets 25, 20, 16 (default), 5, 2.
 
-    ``x -> round(x * (levels - 1)) / (levels - 1)``. The staircase has zero gradient almost
+    ``x -> round(x * (levels - 1)) / (levels - 1)``, as the benchmark's ``color-quantization`` (its
+    ``npp``; bit-exact in the parity test). The staircase has zero gradient almost
     everywhere, so the defence is not differentiable; adaptive attacks use the BPDA surrogate:
     ``surrogate="identity"`` (default, straight-through) or ``"smooth"``, the differentiable
     staircase ``x - sin(2 pi k x) / (2 pi k)`` with ``k = levels - 1`` (same fixed points,

@@ -14,10 +14,14 @@ from .base import PurificationDefence
 class RandomRotate(PurificationDefence):
     """Rotate each image about its centre by U(-limit, limit) degrees: presets 10, 15 (default), 20, 30, 50.
 
-    As torchvision's ``RandomRotation`` in the reference code: nearest-neighbour sampling, the
-    same canvas (no expansion), corners filled with 0. One angle per image, drawn from
-    ``generator``. Randomized; differentiable with respect to the pixels (``mode="bilinear"``
-    gives smoother gradients). Weakest preset = smallest limit.
+    As torchvision's ``RandomRotation`` in the benchmark's code (``metrics/defences/random-rotate``):
+    nearest-neighbour sampling, the same canvas (no expansion), corners filled with 0; bit-exact
+    with it in the parity test. The angle is ``(2 u - 1) limit`` with ``u`` the first
+    ``torch.rand`` draw of ``generator``, the draw torchvision makes from the global RNG, so a
+    generator seeded like the benchmark's ``torch.manual_seed`` gives the same angle for a batch
+    of one (the benchmark's batch size). Deliberate deviation: one angle per image, where
+    torchvision draws one angle for the whole batch. Randomized; differentiable with respect to
+    the pixels (``mode="bilinear"`` gives smoother gradients). Weakest preset = smallest limit.
     """
 
     name = "random-rotate"
