@@ -4,6 +4,7 @@ Tensor contract: images are ``(N, 3, H, W)`` float32 RGB in ``[0, 1]``; scores a
 """
 
 from . import measures, registry, weights
+from .adapters import as_defence, as_metric, require_metric
 from .defended import DefendedMetric, defended, purify_for_gradients
 from .protocols import Attack, Certifier, Defence, Denoiser, FullReferenceMetric, Metric, TrainableAttack
 from .registry import ComponentNotFoundError, PresetNotFoundError, available, create, presets
@@ -32,6 +33,8 @@ __all__ = [
     "Threat",
     "TrainableAttack",
     "__version__",
+    "as_defence",
+    "as_metric",
     "available",
     "check_images",
     "create",
@@ -40,6 +43,7 @@ __all__ = [
     "presets",
     "purify_for_gradients",
     "registry",
+    "require_metric",
     "resolve_device",
     "weights",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .adapters import require_metric
 from .protocols import Defence, Metric
 from .types import Bounds
 
@@ -51,6 +52,12 @@ class DefendedMetric(nn.Module):
         super().__init__()
         if eot_samples < 1:
             raise ValueError(f"eot_samples must be >= 1, got {eot_samples}")
+        require_metric(metric, where="defended()")
+        if not callable(defence) or not hasattr(defence, "name"):
+            raise TypeError(
+                f"defended() needs a Defence, got {type(defence).__name__}: wrap an images -> images function "
+                "with iqa_core.as_defence(function, differentiable=..., randomized=...)"
+            )
         self.metric = metric
         self.defence = defence
         self.eot_samples = int(eot_samples)
