@@ -7,11 +7,21 @@
   init, seeded), ``per_cluster`` items drawn at random (seeded) from each cluster; KADID-style
   datasets can instead be sampled by reference image (``references=8``: every distortion of 8
   references).
+
+The paper (A.3.1) draws 100 images from each of 10 clusters "resulting in ... 1000 test images"
+(5 of 10 "where possible" for the 50-image sets): the sample size is ``clusters * per_cluster``.
+When a cluster holds fewer than ``per_cluster`` images, all of them are taken and the shortfall is
+topped up from the other clusters' remaining images, spread as evenly as their sizes allow (one
+more image per cluster per round, clusters in random order, images at random), so the sample
+keeps its size and its balance over clusters. The top-up is logged and reported by
+:func:`sample_items_with_info`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +32,8 @@ from scipy.stats import kruskal
 from torch import Tensor
 
 from .datasets import ImageItem
+
+log = logging.getLogger(__name__)
 
 
 def spatial_information(image: Tensor) -> float:
@@ -56,6 +68,30 @@ def kmeans_labels(feats: np.ndarray, clusters: int, seed: int) -> np.ndarray:
     return np.asarray(labels)
 
 
+@dataclass(frozen=True)
+class SampleInfo:
+    """How a sample was drawn: requested and selected sizes, per-cluster sizes and draws, top-up."""
+
+    requested: int
+    selected: int
+    cluster_sizes: dict[int, int] = field(default_factory=dict)
+    taken: dict[int, int] = field(default_factory=dict)
+    """Images drawn from each cluster (``per_cluster``, all of a small cluster, or more after a top-up)."""
+    topped_up: int = 0
+    """Images drawn beyond ``per_cluster`` from other clusters to make up for small ones."""
+    small_clusters: tuple[int, ...] = ()
+    """Clusters with fewer than ``per_cluster`` images."""
+
+    def describe(self) -> str:
+        """One line for the log / the CLI."""
+        text = f"sampled {self.selected} of {self.requested} requested images"
+        if self.small_clusters:
+            sizes = ", ".join(f"cluster {c}: {self.cluster_sizes[c]}" for c in self.small_clusters)
+            text += f"; {len(self.small_clusters)} cluster(s) smaller than asked ({sizes})"
+            text += f"; topped up with {self.topped_up} image(s) from the other clusters"
+        return text
+
+
 def sample_items(
     items: Sequence[ImageItem],
     *,
@@ -65,20 +101,79 @@ def sample_items(
     references: int | None = None,
     feats: np.ndarray | None = None,
 ) -> list[ImageItem]:
-    """The benchmark's sample of ``items`` (see the module docstring), in dataset order."""
+    """The benchmark's sample of ``items`` (see the module docstring), in dataset order.
+
+    A top-up of small clusters is logged (warning); :func:`sample_items_with_info` also returns it.
+    """
+    chosen, _ = sample_items_with_info(
+        items, clusters=clusters, per_cluster=per_cluster, seed=seed, references=references, feats=feats
+    )
+    return chosen
+
+
+def sample_items_with_info(
+    items: Sequence[ImageItem],
+    *,
+    clusters: int = 10,
+    per_cluster: int = 100,
+    seed: int = 0,
+    references: int | None = None,
+    feats: np.ndarray | None = None,
+) -> tuple[list[ImageItem], SampleInfo]:
+    """:func:`sample_items` with a :class:`SampleInfo` saying how the sample was drawn."""
     rng = np.random.default_rng(seed)
     if references is not None:
         refs = sorted({str(i.meta.get("reference")) for i in items})
         chosen = set(rng.choice(refs, size=min(references, len(refs)), replace=False).tolist())
-        return [i for i in items if str(i.meta.get("reference")) in chosen]
+        picked = [i for i in items if str(i.meta.get("reference")) in chosen]
+        return picked, SampleInfo(requested=len(picked), selected=len(picked))
     feats = features(items) if feats is None else feats
     labels = kmeans_labels(feats, min(clusters, len(items)), seed)
+    indices, info = _draw(labels, per_cluster, rng, requested=min(clusters * per_cluster, len(items)))
+    if info.small_clusters or info.selected < info.requested:
+        log.warning(info.describe())
+    return [items[i] for i in indices], info
+
+
+def _draw(
+    labels: np.ndarray, per_cluster: int, rng: np.random.Generator, *, requested: int
+) -> tuple[list[int], SampleInfo]:
+    """Indices drawn per cluster (``per_cluster`` each), small clusters topped up from the others."""
     keep: set[int] = set()
+    spare: dict[int, list[int]] = {}
+    sizes: dict[int, int] = {}
+    taken: dict[int, int] = {}
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
         take = min(per_cluster, members.size)
-        keep.update(rng.choice(members, size=take, replace=False).tolist())
-    return [items[i] for i in sorted(keep)]
+        drawn = rng.choice(members, size=take, replace=False).tolist()
+        keep.update(drawn)
+        left = sorted(set(members.tolist()) - set(drawn))
+        spare[int(cluster)] = [left[k] for k in rng.permutation(len(left))]
+        sizes[int(cluster)] = int(members.size)
+        taken[int(cluster)] = take
+    small = tuple(c for c, n in sizes.items() if n < per_cluster)
+    shortfall = requested - len(keep)
+    topped = 0
+    while shortfall > 0 and any(spare.values()):
+        donors = [c for c in sorted(spare) if spare[c]]
+        for k in rng.permutation(len(donors)):
+            if shortfall == 0:
+                break
+            cluster = donors[int(k)]
+            keep.add(spare[cluster].pop())
+            taken[cluster] += 1
+            topped += 1
+            shortfall -= 1
+    info = SampleInfo(
+        requested=requested,
+        selected=len(keep),
+        cluster_sizes=sizes,
+        taken=taken,
+        topped_up=topped,
+        small_clusters=small,
+    )
+    return sorted(keep), info
 
 
 def kruskal_wallis(sample: np.ndarray, population: np.ndarray) -> list[dict[str, Any]]:
