@@ -23,10 +23,15 @@ Input transform (official ``dataset.py``): non-overlapping 64 x 64 patches from 
 * any batch size (the official test loader and the benchmark's wrapper use batch 1; the wrapper's
   "RGB" patches are three neighbouring patches of one colour channel - not reproduced).
 
-The invertible network's subnets (``DenseBlock1X1``) ship only as compiled bytecode in the official
-repository; their parameter shapes (four 1 x 1 convolutions, 256 -> 512 -> 512 -> 512 -> 256) load
-here, and ``InvRescaleNet.forward`` implements the coupling with LeakyReLU(0.2) between them - it does
-not contribute to the no-reference score.
+The invertible network (official ``Inv_arch.py``: ``InvRescaleNet`` of three ``InvBlockExp`` with
+``Use1x1=True``, clamp 1) uses the subnet ``DenseBlock1X1`` of the official ``Subnet_constructor.py``
+(Python source in the repository; an older densely connected 1 x 1 variant is commented out there).
+Despite its name it is a plain chain, not a dense block: four 1 x 1 convolutions ``channel_in ->
+2 channel_in -> 2 channel_in -> 2 channel_in -> channel_in`` (256 -> 512 -> 512 -> 512 -> 256 here;
+the output width is ``channel_in``, the ``channel_out`` argument and ``gc`` are unused) with
+LeakyReLU(0.2) after each of the first three and none after the last. ``Subnet1x1`` below computes
+the same. The invertible network does not contribute to the no-reference score ``NS``; it is kept
+for the checkpoint layout and for ``InvRescaleNet.forward``.
 """
 
 from __future__ import annotations
@@ -75,7 +80,7 @@ class SingleConv(nn.Module):
 
 
 class Subnet1x1(nn.Module):
-    """Four 1 x 1 convolutions (the official ``DenseBlock1X1`` shapes)."""
+    """The official ``DenseBlock1X1``: a chain of four 1 x 1 convolutions, LeakyReLU(0.2) between them."""
 
     def __init__(self, cin: int, cout: int, hidden: int = 512) -> None:
         super().__init__()
@@ -186,9 +191,11 @@ class FPRMetric(PortedMetric):
 
     ``weights``: the official checkpoint (``{"state_dict": ...}`` or a plain state_dict).
     ``pretrained=False``: random weights (tests). ``max_patches``: keep the first patches only
-    (official test: up to 1024). ``higher_is_better`` is True as in the benchmark's catalogue; note
-    that the official KADID loader trains on ``(5 - DMOS) / 5 * 100`` (0 for pristine references),
-    a distortion-like scale - check the direction on your checkpoint (``iqa-metrics bounds``).
+    (official test: up to 1024). ``higher_is_better`` is True as in the benchmark's catalogue and its
+    wrapper (``lower_better = False``); note that the official ``KADIDDataset`` trains on
+    ``(5 - s) / 5 * 100`` where ``s`` is KADID-10k's 1-5 opinion score (5 = best) and pristine
+    references get 0, a distortion-like scale - check the direction on your checkpoint
+    (``iqa-metrics bounds``).
     """
 
     name = "fpr"
