@@ -50,6 +50,12 @@ class DiffusionModule(nn.Module):
         self.unet = unet
         if isinstance(unet, torch.nn.Module):
             freeze(unet)
+        betas = getattr(scheduler, "betas", None)
+        if isinstance(betas, Tensor):
+            # guided-diffusion computes its schedule in float64 (numpy). diffusers' float32 cumprod loses
+            # up to ~1e-3 relative accuracy in 1 - a_bar and in the posterior coefficients at small t (the
+            # DiffPure regime: every step then differs from guided-diffusion's p_sample by ~1e-4).
+            scheduler.alphas_cumprod = torch.cumprod(1 - betas.double(), dim=0)
         self.scheduler = scheduler
         cfg = getattr(unet, "config", None)
         sample = getattr(cfg, "sample_size", None) or 256
@@ -89,11 +95,13 @@ class DiffPure(DiffusionModule, PurificationDefence):
 
     As DiffPure's guided-diffusion runner (``diffusion.type=ddpm, sample_step=1``): images scaled to
     [-1, 1], ``x_t = sqrt(a_bar[t-1]) x + sqrt(1 - a_bar[t-1]) eps``, then ``t`` ancestral steps
-    ``t-1, ..., 0`` with the learned-range variance (diffusers ``DDPMScheduler``, predicted x0
-    clipped to [-1, 1]). The reference resizes to the model's 256x256 and back; here images larger
-    than the model are processed in overlapping tiles at native resolution and smaller ones whole
-    (padded to the UNet's down-sampling factor). Randomized (noise from ``generator``) and
-    differentiable (backpropagating through all ``t`` UNet calls: memory grows with ``t``).
+    ``t-1, ..., 0`` with the learned-range variance (diffusers ``DDPMScheduler`` on guided-diffusion's
+    float64 schedule, predicted x0 clipped to [-1, 1]). The benchmark's wrapper (``SDE_Adv_Model``)
+    resizes every image bilinearly to 256x256 and back, and runs the UNet in fp16 under
+    ``torch.no_grad``; here images larger than the model are processed in overlapping tiles at native
+    resolution and smaller ones whole (padded to the UNet's down-sampling factor), in the UNet's own
+    precision. Randomized (noise from ``generator``) and differentiable (backpropagating through all
+    ``t`` UNet calls: memory grows with ``t``).
     Weakest preset = fewest steps.
     """
 
