@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from iqa_core.testing.parity import Golden, assert_matches_golden, load_golden, seeded_images, seeded_state_dict
+from iqa_purify.bilateral import Bilateral
 from iqa_purify.crop import RandomCrop
 from iqa_purify.diffjpeg import DiffJPEG
 from iqa_purify.fcn import FCNFilter, FCNNet
@@ -192,3 +193,21 @@ def test_fcn_forward_and_input_gradient_match_the_benchmark(tmp_path):
     (out * (seeded_images(GRAD_WEIGHT_SEED, x.shape) - 0.5)).sum().backward()
     assert_matches_golden(out, decode(case["output"]), rtol=0, atol=FLOAT_TOL, what="fcn output")
     assert_matches_golden(x.grad, decode(case["grad"]), rtol=0, atol=FLOAT_TOL, what="fcn input gradient")
+
+
+def test_bilateral_matches_opencv():
+    """The bilateral defence is OpenCV's ``cv2.bilateralFilter(img, 9, 75, 75)`` (the purification paper's
+    code is not public; its parameters are OpenCV's canonical call). Compared with the installed OpenCV
+    directly (a dependency of pyiqa, so present wherever iqa-metrics is): float32 within 1e-5; 8-bit within
+    half a level (OpenCV rounds its 8-bit output). Regression: kornia's square window was 0.13 off."""
+    cv2 = pytest.importorskip("cv2")
+    x8 = (seeded_images(1301, (1, 3, 24, 32)) * 255).round() / 255
+    xf = seeded_images(1302, (1, 3, 24, 32))
+    for x in (x8, xf):
+        ours = Bilateral()(x)[0].permute(1, 2, 0).numpy()
+        ref = cv2.bilateralFilter(np.ascontiguousarray(x[0].permute(1, 2, 0).numpy()), 9, 75 / 255, 75)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=FLOAT_TOL)
+    as_uint8 = np.ascontiguousarray((x8[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    ref8 = cv2.bilateralFilter(as_uint8, 9, 75, 75).astype(np.float32) / 255
+    ours8 = Bilateral()(x8)[0].permute(1, 2, 0).numpy()
+    assert np.abs(ours8 - ref8).max() <= 0.5 / 255 + 1e-6
