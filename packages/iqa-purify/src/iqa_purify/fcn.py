@@ -11,7 +11,9 @@ from iqa_core.weights import WeightSpec
 from ._common import PathLike, freeze, load_state, resolve_weights
 from .base import PurificationDefence
 
-# The authors publish the checkpoint (fcn_mse.pth) in a Google Drive folder only: no direct URL to checksum.
+# The authors publish the checkpoint (fcn_mse.pth) in a Google Drive folder; the benchmark's
+# metrics/defences/fcn/dfsrc/setup.sh fetches it from https://titan.gml-team.ru:5003/fsdownload/vbKqFGe3o/fcn_mse.pth.
+# Neither comes with a checksum, so no verified download here.
 FCN_WEIGHTS = WeightSpec(
     name="fcn-filter",
     url="https://drive.google.com/drive/folders/1c6hC5cSfeNfi5-jMHwsyZqoH_QXURmB_",
@@ -46,7 +48,7 @@ class FCNNet(nn.Module):
 
 
 class FCNFilter(PurificationDefence):
-    """FCN filter defence: ``clamp(FCNNet(x), 0, 1)`` (reference ``FCNDefense``); no presets.
+    """FCN filter defence: ``clamp(FCNNet(x), 0, 1)`` (the benchmark's fcn ``Defence``); no presets.
 
     Weights: the authors' ``fcn_mse.pth`` (``{"model": state_dict, "epoch": ...}``, Google Drive only,
     so ``weights=PATH`` is required) or a checkpoint trained by ``iqa-train`` (same layout; a bare
