@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from iqa_core import Scorer, create, defended
+from iqa_core.errors import UserError
 
 from . import scores
 from .demo import demo_dataset, stack_images
@@ -92,6 +93,12 @@ def run_quickstart(
     log: Callable[[str], None] | None = None,
 ) -> QuickstartResult:
     """Run the quickstart and return its table (see the module docstring)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 2):
+        raise UserError(f"--limit must be an integer >= 2 (correlations need two images), got {limit!r}")
+    if eot_samples < 1:
+        raise UserError(f"--eot-samples must be >= 1, got {eot_samples}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {batch_size}")
     say = log or (lambda _msg: None)
     timings: dict[str, float] = {}
 
