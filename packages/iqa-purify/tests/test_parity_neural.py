@@ -122,3 +122,54 @@ def test_diffpure_purify_is_the_runner_output_mapped_to_unit_range(diffpure_gold
         out = module.purify(seeded_images(inputs["image_seed"], inputs["shape"]), generator=None)
     expected = ((torch.tensor(golden["outputs"]["output"]) + 1) * 0.5).clamp(0, 1)
     assert_matches_golden(out, expected, rtol=1e-5, atol=1e-5, what=f"DiffPure.purify vs {diffpure_golden.origin}")
+
+
+# --------------------------------------------------------------------------------------------- DISCO
+
+
+@pytest.fixture(scope="module")
+def disco_golden():
+    return load_golden(GOLDENS / "disco.json")
+
+
+@pytest.fixture(scope="module")
+def disco(disco_golden, tmp_path_factory):
+    from iqa_purify.disco import DISCO, LIIF, _liif_args
+
+    config = disco_golden.case("config")["inputs"]
+    spec = {"name": "liif", "args": config["args"]}
+    layout = LIIF(**_liif_args(spec))
+    assert {k: list(v.shape) for k, v in layout.state_dict().items()} == config["layout"]
+    path = tmp_path_factory.mktemp("disco") / "disco_tiny.pth"
+    torch.save({"model": {**spec, "sd": seeded_state_dict(layout, seed=0)}}, path)
+    return DISCO(weights=path, check_hash=False)
+
+
+def test_disco_matches_the_benchmark_inr_at_the_input_size(disco_golden, disco):
+    inputs = disco_golden.case("input-size")["inputs"]
+    with torch.no_grad():
+        out = disco(seeded_images(inputs["image_seed"], inputs["shape"]))
+    expected = disco_golden.case("input-size")["outputs"]["output"]
+    assert_matches_golden(out, expected, rtol=1e-5, atol=1e-5, what=f"DISCO vs {disco_golden.origin}")
+
+
+def test_disco_network_matches_the_official_liif_at_another_size(disco_golden, disco):
+    case = disco_golden.case("other-size")
+    images = seeded_images(case["inputs"]["image_seed"], case["inputs"]["shape"])
+    with torch.no_grad():
+        out = (disco.net((images - 0.5) / 0.5, tuple(case["inputs"]["out_size"])) * 0.5 + 0.5).clamp(0, 1)
+    assert_matches_golden(
+        out, case["outputs"]["output"], rtol=1e-5, atol=1e-5, what=f"DISCO 10x21 vs {disco_golden.origin}"
+    )
+
+
+def test_disco_input_gradient_matches_the_official_liif(disco_golden, disco):
+    case = disco_golden.case("gradient")
+    shape = case["inputs"]["shape"]
+    x = seeded_images(case["inputs"]["image_seed"], shape)[:1].clone().requires_grad_(True)
+    rendered = disco.net((x - 0.5) / 0.5, tuple(shape[-2:])) * 0.5 + 0.5
+    weights = seeded_images(5, (1, 3, *shape[-2:])) - 0.5
+    (rendered * weights).sum().backward()
+    what = f"DISCO gradient vs {disco_golden.origin}"
+    assert_matches_golden(rendered, case["outputs"]["rendered"], rtol=1e-5, atol=1e-5, what=what)
+    assert_matches_golden(x.grad, case["outputs"]["grad"], rtol=1e-4, atol=1e-5, what=what)
