@@ -168,3 +168,23 @@ def test_direction_note_and_median_smoothing_without_cert_r(tmp_path: Path) -> N
     assert cells["cert r"] == "—"
     page = out["html"][0].read_text(encoding="utf-8")
     assert "Lower-is-better metrics here: m-wide" in page
+
+
+def test_cli_report_reads_metric_directions_from_the_store(tmp_path: Path) -> None:
+    """Defect 2 end to end: a lower-is-better metric's correlations and preset choice via `iqa-bench report`."""
+    from iqa_bench.cli import _write_report
+    from iqa_bench.store import ResultStore
+
+    rows = [dict(r) for r in synthetic_rows() if r["metric"] == "m-narrow"]
+    for row in rows:
+        for column in ("score_clean", "score_attacked", "score_purified_clean", "score_purified_attacked"):
+            if row.get(column) is not None:
+                row[column] = -row[column]
+    with ResultStore(tmp_path / "run.sqlite") as store:
+        store.set_bounds("m-narrow", -5.0, 5.0, False)
+        store.write_unit("unit", rows, [])
+    _write_report(tmp_path / "run.sqlite", tmp_path / "out", ["json"])
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert min(e["srocc_adv"] for e in data["tables"]["by_defence"]) > 0.9
+    chosen = {(e["mode"], e["defence"]): e["preset"] for e in data["tables"]["preset_selection"]}
+    assert chosen[("non-adaptive", "good")] == "p2" and chosen[("non-adaptive", "bad")] == "p2"
