@@ -203,3 +203,37 @@ def test_presets_all_expands_from_the_registry(tmp_path, image_folder, toy_plugi
 
     config = parse_config(_config(tmp_path, image_folder, defences=[{"name": "toy-blur", "presets": "all"}]))
     assert expand_presets(config).defences[0].presets == ("k3", "k5")
+
+
+def test_kill_then_resume_with_a_changed_config_keeps_nothing_stale(tmp_path, image_folder):
+    """kill -9 mid-run, change an attack parameter, resume twice: the store equals an uninterrupted run
+    of the changed config (changed units recomputed, their old rows replaced, none duplicated)."""
+    tests_dir = Path(__file__).parent
+    raw = _config(tmp_path, image_folder, defences=[{"name": "toy-slow-blur"}], mode="non-adaptive")
+    store_path = tmp_path / "killed" / "results.sqlite"
+    first_cfg, changed_cfg, clean_cfg = tmp_path / "first.yaml", tmp_path / "changed.yaml", tmp_path / "clean.yaml"
+    first_cfg.write_text(yaml.safe_dump({**raw, "store": str(store_path)}))
+    changed = {**raw, "attacks": [{"name": "toy-sign", "presets": ["weak", "strong"], "params": {"eps": 5 / 255}}]}
+    changed_cfg.write_text(yaml.safe_dump({**changed, "store": str(store_path)}))
+    clean_cfg.write_text(yaml.safe_dump({**changed, "store": str(tmp_path / "clean" / "results.sqlite")}))
+
+    for attempt in range(2):  # two kills, the second one during the changed config
+        proc = _run_cli(first_cfg if attempt == 0 else changed_cfg, tests_dir)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if store_path.exists():
+                with ResultStore(store_path) as store:
+                    if store.counts()["units"] >= 2 + attempt:
+                        break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed; make it slower"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    assert _run_cli(changed_cfg, tests_dir).wait(timeout=300) == 0
+    assert _run_cli(clean_cfg, tests_dir).wait(timeout=300) == 0
+    resumed, uninterrupted = _rows(store_path), _rows(tmp_path / "clean" / "results.sqlite")
+    assert len(resumed) == len(uninterrupted) > 0
+    assert resumed == uninterrupted
+    attacked = [r for r in resumed if r["attack"] == "toy-sign" and r["defence"] == "none" and r["status"] == "done"]
+    assert attacked and all(abs(r["linf"] - 5 / 255) < 1e-6 for r in attacked)  # the new eps, not a cached old one
