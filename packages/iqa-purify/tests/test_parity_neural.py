@@ -173,3 +173,44 @@ def test_disco_input_gradient_matches_the_official_liif(disco_golden, disco):
     what = f"DISCO gradient vs {disco_golden.origin}"
     assert_matches_golden(rendered, case["outputs"]["rendered"], rtol=1e-5, atol=1e-5, what=what)
     assert_matches_golden(x.grad, case["outputs"]["grad"], rtol=1e-4, atol=1e-5, what=what)
+
+
+# --------------------------------------------------------------------------------------------- MPRNet
+
+
+@pytest.fixture(scope="module")
+def mprnet_golden():
+    return load_golden(GOLDENS / "mprnet.json")
+
+
+@pytest.fixture(scope="module")
+def mprnet(mprnet_golden, tmp_path_factory):
+    from iqa_purify.mprnet import MPRNet, MPRNetArch
+
+    config = mprnet_golden.case("config")["inputs"]
+    layout = MPRNetArch(**config["args"])
+    assert {k: list(v.shape) for k, v in layout.state_dict().items()} == config["layout"]
+    path = tmp_path_factory.mktemp("mprnet") / "mprnet_tiny.pth"
+    # saved as the benchmark's checkpoint is (DataParallel prefix under "state_dict")
+    state = seeded_state_dict(layout, seed=0, scale=config["weight_scale"])
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
+    return MPRNet(weights=path, check_hash=False, **config["args"])
+
+
+def test_mprnet_network_and_input_gradient_match_the_official_code(mprnet_golden, mprnet):
+    case = mprnet_golden.case("network-16x16")
+    x = seeded_images(case["inputs"]["image_seed"], case["inputs"]["shape"]).requires_grad_(True)
+    out = mprnet.net(x)
+    (out * (seeded_images(7, case["inputs"]["shape"]) - 0.5)).sum().backward()
+    what = f"MPRNet vs {mprnet_golden.origin}"
+    assert_matches_golden(out, case["outputs"]["output"], rtol=1e-5, atol=1e-5, what=what)
+    assert_matches_golden(x.grad, case["outputs"]["grad"], rtol=1e-4, atol=1e-5, what=f"{what}: input gradient")
+
+
+def test_mprnet_defence_pads_crops_and_clamps_as_the_benchmark(mprnet_golden, mprnet):
+    case = mprnet_golden.case("defence-13x18")
+    with torch.no_grad():
+        out = mprnet(seeded_images(case["inputs"]["image_seed"], case["inputs"]["shape"]))
+    assert_matches_golden(
+        out, case["outputs"]["output"], rtol=1e-5, atol=1e-5, what=f"MPRNet 13x18 vs {mprnet_golden.origin}"
+    )
