@@ -198,8 +198,9 @@ def test_fcn_forward_and_input_gradient_match_the_benchmark(tmp_path):
 def test_bilateral_matches_opencv():
     """The bilateral defence is OpenCV's ``cv2.bilateralFilter(img, 9, 75, 75)`` (the purification paper's
     code is not public; its parameters are OpenCV's canonical call). Compared with the installed OpenCV
-    directly (OpenCV is in iqa-purify's test group: a missing install fails, never skips): float32 within 1e-5; 8-bit within
-    half a level (OpenCV rounds its 8-bit output). Regression: kornia's square window was 0.13 off."""
+    directly (OpenCV is in iqa-purify's test group: a missing install fails, never skips): float32 within
+    1e-5; 8-bit within half a level (OpenCV rounds its 8-bit output). Regression: kornia's square
+    window was 0.13 off."""
     import cv2
 
     x8 = (seeded_images(1301, (1, 3, 24, 32)) * 255).round() / 255
