@@ -8,9 +8,10 @@ Linear(1024, 256) ReLU BN Dropout(.5) Linear(256, 1)``. Input normalisation ``(x
 
 The 8 x 8 pooling quirk: the official model pools with a fixed 8 x 8 window (stride 8), not a
 global average. The official notebook feeds 384 x 512 (height x width) KonIQ images, whose
-feature map is 10 x 14, so only its top-left 8 x 8 window is pooled; inputs beyond about 480 px a
-side give more than one window and crash the ``view`` before the head. This port keeps the
-trained behaviour and makes it total:
+feature map is 10 x 14, so only its top-left 8 x 8 window is pooled; from 555 px a side on (feature
+map 16 or more) there is more than one window and the official head crashes on the flattened
+features (``Linear(1536, ...)``): the official model accepts 299 to 554 px a side. This port keeps
+the trained behaviour and makes it total:
 
 * by default every input is resized (bilinear, antialiased when shrinking) to 384 x 512, the size
   the checkpoint was trained on, so the score is the official one for KonIQ-sized images and
