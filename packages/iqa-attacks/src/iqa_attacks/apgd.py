@@ -1,16 +1,27 @@
 """APGD (Croce & Hein, 2020), Linf: step-size schedule with checkpoints and momentum 0.75.
 
-The step size starts at ``2 * eps`` and is halved per image at the checkpoints
-``w_j = ceil(p_j * n_iter)`` (``p_0 = 0``, ``p_1 = 0.22``,
-``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``) when
+Follows the authors' code (fra31/auto-attack, ``APGDAttack.attack_single_run``, Linf). The step
+size starts at ``2 * eps`` and may be halved per image at checkpoints spaced
+``k_0 = max(int(0.22 n), 1)`` iterations apart, each next spacing
+``k_{j+1} = max(k_j - max(int(0.03 n), 1), max(int(0.06 n), 1))`` (for ``n = 100`` these are the
+paper's ``w_j = ceil(p_j n)``: 22, 41, 57, ...; for small ``n`` the code's integer floors apply,
+e.g. ``n = 10`` checks after 2, 3, 4, ... iterations). At a checkpoint an image halves its step when
 
-1. fewer than ``rho = 0.75`` of the steps since the last checkpoint increased the loss, or
-2. neither the step size nor the best loss changed since the last checkpoint;
+1. at most ``rho = 0.75`` of the last ``k_j`` steps increased the loss over the previous iterate
+   (``t <= rho * k_j``, as in the code; the paper writes ``<``), or
+2. its step was **not** halved at the previous checkpoint and its best loss did not improve since
+   then (never at the first checkpoint);
 
 a halving restarts that image from its best point. Iterates use the momentum update
 ``x <- P(x + alpha (z - x) + (1 - alpha)(x - x_prev))``, ``z = P(x + eta sign(grad))``,
-``alpha = 0.75``. The best point seen is returned (per image). ``n_iter`` counts the gradient
-steps; adversarial training (benchmark A.3.5) uses ``n_iter=2``.
+``alpha = 0.75``. The best point seen is returned (per image); ``last_step_sizes`` holds the step
+size each image used at each iteration. ``n_iter`` counts the gradient steps; adversarial training
+(benchmark A.3.5) uses ``n_iter=2``.
+
+Deliberate deviation from the code: the first step of the first window counts as an increase when
+it beats the starting loss (the paper's definition); the code compares it with an unfilled (zero)
+buffer entry, i.e. with 0, which for its always-positive cross-entropy means "always", and for the
+benchmark's signed loss would depend on the sign of the score.
 """
 
 from __future__ import annotations
@@ -29,12 +40,41 @@ from .loss import Direction
 
 
 def checkpoints(n_iter: int) -> list[int]:
-    """The iterations at which APGD may halve its step (Croce & Hein 2020, section 3.2)."""
-    p = [0.0, 0.22]
-    while p[-1] < 1:
-        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
-    points = sorted({math.ceil(q * n_iter - 1e-9) for q in p[1:] if math.ceil(q * n_iter - 1e-9) <= n_iter})
-    return [w for w in points if w >= 1]
+    """The iterations (1-based, at most ``n_iter``) at which APGD checks its step size.
+
+    The spacing of fra31/auto-attack's ``APGDAttack``: ``max(int(0.22 n), 1)``, then shrinking by
+    ``max(int(0.03 n), 1)`` down to ``max(int(0.06 n), 1)`` (Croce & Hein 2020, section 3.2).
+    """
+    first = max(int(0.22 * n_iter), 1)
+    shrink = max(int(0.03 * n_iter), 1)
+    floor = max(int(0.06 * n_iter), 1)
+    points, at, k = [], 0, first
+    while at + k <= n_iter:
+        at += k
+        points.append(at)
+        k = max(k - shrink, floor)
+    return points
+
+
+def halve_at_checkpoint(
+    increases: Tensor,
+    window: int,
+    rho: float,
+    *,
+    halved_last: Tensor,
+    best_last: Tensor,
+    best_now: Tensor,
+) -> Tensor:
+    """Which images halve their step at a checkpoint (fra31/auto-attack's two conditions).
+
+    ``increases``: per image, how many of the last ``window`` steps raised the loss;
+    ``halved_last``: whether the image halved at the previous checkpoint (True before the first,
+    so condition 2 never fires there); ``best_last``/``best_now``: the best loss at the previous
+    checkpoint and now.
+    """
+    oscillating = increases <= rho * window
+    stalled = ~halved_last & (best_last >= best_now)
+    return oscillating | stalled
 
 
 class APGD(WhiteBoxAttack):
@@ -68,6 +108,7 @@ class APGD(WhiteBoxAttack):
         self.momentum = float(momentum)
         self.rho = float(rho)
         self.random_start = bool(random_start)
+        self.last_step_sizes: Tensor | None = None
 
     def perturb(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None) -> Tensor:
         n = images.shape[0]
@@ -78,10 +119,14 @@ class APGD(WhiteBoxAttack):
         x_best, loss_best, grad_best = x.clone(), loss.clone(), grad.clone()
         eta = torch.full((n,), 2 * self.eps, device=x.device)
         x_prev = x
-        successes = torch.zeros(n, device=x.device)
+        increases = torch.zeros(n, device=x.device)
         marks = checkpoints(self.n_iter)
-        last_mark, eta_at_mark, best_at_mark = 0, eta.clone(), loss_best.clone()
+        last_mark = 0
+        halved_last = torch.ones(n, dtype=torch.bool, device=x.device)
+        best_at_mark = loss_best.clone()
+        steps = []
         for k in range(self.n_iter):
+            steps.append(eta.clone())
             z = project_linf(x + per_image(eta, x) * grad.sign(), images, self.eps)
             if k == 0:
                 x_new = z
@@ -89,7 +134,8 @@ class APGD(WhiteBoxAttack):
                 a = self.momentum
                 x_new = project_linf(x + a * (z - x) + (1 - a) * (x - x_prev), images, self.eps)
             loss_new, grad_new = self.loss_and_grad(metric, x_new)
-            successes += (loss_new > loss).float()
+            # an increase over the previous *iterate* (not over a restart point), as in the code
+            increases += (loss_new > loss).float()
             improved = loss_new > loss_best
             x_best = torch.where(per_image(improved, x), x_new, x_best)
             grad_best = torch.where(per_image(improved, x), grad_new, grad_best)
@@ -97,13 +143,18 @@ class APGD(WhiteBoxAttack):
             x_prev, x, loss, grad = x, x_new, loss_new, grad_new
             step = k + 1
             if step in marks and step < self.n_iter:
-                too_few = successes < self.rho * (step - last_mark)
-                stalled = (eta_at_mark == eta) & (best_at_mark == loss_best)
-                halve = too_few | stalled
+                halve = halve_at_checkpoint(
+                    increases,
+                    step - last_mark,
+                    self.rho,
+                    halved_last=halved_last,
+                    best_last=best_at_mark,
+                    best_now=loss_best,
+                )
                 eta = torch.where(halve, eta / 2, eta)
                 x = torch.where(per_image(halve, x), x_best, x)
                 grad = torch.where(per_image(halve, x), grad_best, grad)
-                loss = torch.where(halve, loss_best, loss)
-                successes.zero_()
-                last_mark, eta_at_mark, best_at_mark = step, eta.clone(), loss_best.clone()
+                increases.zero_()
+                last_mark, halved_last, best_at_mark = step, halve, loss_best.clone()
+        self.last_step_sizes = torch.stack(steps).cpu()
         return x_best
