@@ -61,11 +61,13 @@ def interpolate_states(a: dict[str, Tensor], b: dict[str, Tensor], weight_a: flo
 class RealESRGAN(PurificationDefence):
     """Real-ESRGAN ``realesr-general-x4v3`` with denoise strength 0.2, output resized to the input size.
 
-    As ``inference_realesrgan.py -n realesr-general-x4v3 -dn 0.2 --outscale 1``: the weights are
-    ``0.2 * realesr-general-x4v3 + 0.8 * realesr-general-wdn-x4v3`` (``dni``), the network
-    upscales x4 and the result is brought back to the input size. The reference resizes with
-    OpenCV's Lanczos; here antialiased bicubic (torch), clamped to [0, 1]. No tiling (``tile=0``)
-    and no pre-padding, as in the benchmark's settings. Differentiable. No presets.
+    As the benchmark's ``realesrgan/run.py`` (``denoise_strength=0.2, outscale=1, tile=0,
+    pre_pad=0, fp32``): the weights are ``0.2 * realesr-general-x4v3 + 0.8 *
+    realesr-general-wdn-x4v3`` (``dni``) and the network upscales x4. The benchmark's copy of
+    ``RealESRGANer.enhance`` ignores ``outscale``: it returns the x4 image, unclamped, and the
+    benchmark scores that. Here the x4 output is clamped to [0, 1] and resized back to the input
+    size with antialiased bicubic (torch); upstream ``inference_realesrgan.py --outscale 1``
+    resizes with OpenCV's Lanczos instead. Differentiable. No presets.
 
     ``weights`` / ``weights_wdn``: local copies of the two release files (else downloaded and
     checked against their sha256). ``denoise_strength=1`` uses ``realesr-general-x4v3`` alone.
