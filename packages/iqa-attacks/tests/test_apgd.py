@@ -53,9 +53,12 @@ def test_condition_one_uses_at_most_rho():
     # the code's "t <= k * rho" (16 * 0.75 = 12 increases still halve)
     none = torch.tensor([True])
     same = torch.tensor([0.0])
-    halve = lambda t: bool(
-        halve_at_checkpoint(torch.tensor([float(t)]), 16, 0.75, halved_last=none, best_last=same, best_now=same + 1)
-    )
+
+    def halve(t):
+        return bool(
+            halve_at_checkpoint(torch.tensor([float(t)]), 16, 0.75, halved_last=none, best_last=same, best_now=same + 1)
+        )
+
     assert halve(12) and not halve(13)
 
 

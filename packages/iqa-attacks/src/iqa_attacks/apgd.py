@@ -26,7 +26,6 @@ benchmark's signed loss would depend on the sign of the score.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import torch
