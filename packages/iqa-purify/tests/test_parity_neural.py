@@ -271,3 +271,54 @@ def test_realesrgan_purify_is_the_benchmark_x4_output_clamped_and_resized(reales
     expected = F.interpolate(official, size=image.shape[-2:], mode="bicubic", antialias=True).clamp(0, 1)
     assert out.shape == image.shape
     assert_matches_golden(out, expected, rtol=1e-5, atol=1e-5, what="Real-ESRGAN post-processing")
+
+
+# --------------------------------------------------------------------------------------------- DnCNN
+
+
+@pytest.fixture(scope="module")
+def dncnn_golden():
+    return load_golden(GOLDENS / "dncnn.json")
+
+
+@pytest.fixture(scope="module")
+def dncnn_checkpoint(dncnn_golden, tmp_path_factory):
+    from iqa_purify.dncnn import DnCNNNet
+
+    config = dncnn_golden.case("config")["inputs"]
+    layout = DnCNNNet(config["args"]["depth"], config["args"]["n_channels"])
+    assert {k: list(v.shape) for k, v in layout.state_dict().items()} == config["layout"]
+    path = tmp_path_factory.mktemp("dncnn") / "best.pth"
+    # the benchmark's best.pth layout: DataParallel prefix under "state_dict"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in seeded_state_dict(layout, seed=0).items()}}, path)
+    return path
+
+
+def _dncnn_noisy(inputs):
+    clean = seeded_images(inputs["image_seed"], inputs["shape"])
+    noise = torch.randn(tuple(inputs["shape"]), generator=torch.Generator().manual_seed(12))
+    return (clean + inputs["sigma"] * noise).clamp(0, 1)
+
+
+def test_dncnn_output_and_input_gradient_match_the_benchmark(dncnn_golden, dncnn_checkpoint):
+    from iqa_purify.dncnn import DnCNN
+
+    case = dncnn_golden.case("denoise")
+    denoiser = DnCNN(dncnn_checkpoint, clamp=False)
+    x = _dncnn_noisy(case["inputs"]).requires_grad_(True)
+    out = denoiser(x, case["inputs"]["sigma"])
+    (out * (seeded_images(13, case["inputs"]["shape"]) - 0.5)).sum().backward()
+    what = f"DnCNN vs {dncnn_golden.origin}"
+    assert_matches_golden(out, case["outputs"]["output"], rtol=1e-5, atol=1e-5, what=what)
+    assert_matches_golden(x.grad, case["outputs"]["grad"], rtol=1e-4, atol=1e-5, what=f"{what}: input gradient")
+
+
+def test_dncnn_default_clamps_the_benchmark_output(dncnn_golden, dncnn_checkpoint):
+    """Deliberate deviation by default: the output is clamped to [0, 1] (the benchmark passes it on raw)."""
+    from iqa_purify.dncnn import DnCNN
+
+    case = dncnn_golden.case("denoise")
+    with torch.no_grad():
+        out = DnCNN(dncnn_checkpoint)(_dncnn_noisy(case["inputs"]), case["inputs"]["sigma"])
+    expected = torch.tensor(case["outputs"]["output"]).clamp(0, 1)
+    assert_matches_golden(out, expected, rtol=1e-5, atol=1e-5, what=f"DnCNN clamped vs {dncnn_golden.origin}")

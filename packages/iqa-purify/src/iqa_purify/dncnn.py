@@ -16,6 +16,9 @@ from ._common import PathLike, load_state, randn
 class DnCNNNet(nn.Module):
     """DnCNN as in Salman et al.'s denoised-smoothing code (``dncnn`` Sequential, residual learning).
 
+    The benchmark's certified code uses the same class (``archs/dncnn.py``) with
+    ``image_channels=3, depth=17, n_channels=64``.
+
     conv(3->C, bias) + ReLU, ``depth - 2`` x [conv(C->C, no bias), BatchNorm(eps=1e-4, momentum=0.95), ReLU],
     conv(C->3, no bias); the network predicts the noise, ``forward`` returns ``x - dncnn(x)``.
     Their ImageNet/CIFAR checkpoints (``{"state_dict": {"module.dncnn.0.weight", ...}}``) load
@@ -45,15 +48,24 @@ class DnCNN(nn.Module):
     bare state dict); ``None`` builds an untrained network (train it with :func:`train_dncnn`).
     The sigma passed to ``__call__`` is checked against the training sigma when one is recorded.
     No published DnCNN checkpoint is fetched: denoised smoothing trains one per sigma.
+    ``clamp``: clamp the output to [0, 1] (default). The benchmark's certified code passes the raw
+    ``x - dncnn(x)`` to the metric; ``clamp=False`` reproduces that.
     """
 
     name = "dncnn"
 
     def __init__(
-        self, weights: PathLike | None = None, *, sigma: float | None = None, depth: int = 17, channels: int = 64
+        self,
+        weights: PathLike | None = None,
+        *,
+        sigma: float | None = None,
+        depth: int = 17,
+        channels: int = 64,
+        clamp: bool = True,
     ) -> None:
         super().__init__()
         self.sigma = sigma
+        self.clamp = bool(clamp)
         if weights is not None:
             state = load_state(weights, keys=("state_dict", "model"))
             depth = sum(1 for k in state if k.startswith("dncnn.") and k.endswith(".weight") and state[k].ndim == 4)
@@ -71,7 +83,8 @@ class DnCNN(nn.Module):
                 f"this DnCNN was trained for sigma={self.sigma}, called with sigma={sigma}; "
                 "train one for that noise level with train_dncnn"
             )
-        return self.net(noisy).clamp(0, 1)
+        out = self.net(noisy)
+        return out.clamp(0, 1) if self.clamp else out
 
     def save(self, path: PathLike) -> None:
         """Save ``{"state_dict", "sigma"}`` (loadable with ``DnCNN(weights=path)``)."""
