@@ -8,6 +8,7 @@ import torch
 from iqa_attacks import NES, OnePixel, Parsimonious, PatchRS, Square
 from iqa_attacks.base import QueryOracle
 from iqa_attacks.square import p_schedule
+from iqa_core import Bounds
 from iqa_core.measures import l0, psnr
 from iqa_core.testing import ToyMetric, toy_images
 
@@ -135,3 +136,62 @@ def test_bad_parameters_raise_early():
         Square(eps=0)
     with pytest.raises(ValueError, match="direction"):
         Square(direction="sideways")
+
+
+class NarrowBoundsMetric(ToyMetric):
+    """ToyMetric whose dataset bounds end below the test images' scores (bounds are not limits)."""
+
+    def __init__(self, higher_is_better=True):
+        super().__init__()
+        self.higher_is_better = higher_is_better
+        self.bounds = Bounds(0.0, 5.0) if higher_is_better else Bounds(-5.0, 0.0)
+
+    def forward(self, images):
+        score = super().forward(images)
+        return score if self.higher_is_better else -score
+
+
+def _full_budget(attack):
+    # NES spends n_samples + 1 queries per step, One Pixel popsize per generation: a remainder may stay
+    step = getattr(attack, "n_samples", 0) + 1 if hasattr(attack, "n_samples") else getattr(attack, "popsize", 1)
+    return bool((attack.last_queries > attack.max_queries - step).all())
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_an_image_past_the_metric_bound_gets_the_whole_query_budget(name, higher_is_better):
+    # issue 13, defect 5: the bound used to be the stop, so such an image got one query and no gain
+    metric, x = NarrowBoundsMetric(higher_is_better), toy_images(2, (32, 32), seed=2)
+    clean = metric(x)
+    past = clean > metric.bounds.upper if higher_is_better else clean < metric.bounds.lower
+    assert bool(past.all())
+    attack = FACTORIES[name]()
+    adv = attack(metric, x, generator=torch.Generator().manual_seed(0))
+    assert _full_budget(attack), attack.last_queries
+    better = metric(adv) > clean if higher_is_better else metric(adv) < clean
+    assert bool(better.all())
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_an_explicit_target_stops_early(name, higher_is_better):
+    metric, x = NarrowBoundsMetric(higher_is_better), toy_images(2, (32, 32), seed=2)
+    clean = metric(x)
+    sign = 1.0 if higher_is_better else -1.0
+    target = float((sign * clean).min() * sign) + sign * 1e-4  # just beyond the worse clean score
+    attack = FACTORIES[name](target=target)
+    adv = attack(metric, x, generator=torch.Generator().manual_seed(0))
+    assert bool((attack.last_queries < attack.max_queries).all()), attack.last_queries
+    reached = sign * metric(adv) >= sign * target
+    assert bool(reached.any())
+    # an image stopped before its budget ran out only because it reached the target
+    stopped = attack.last_queries < attack.max_queries - 30
+    assert bool((reached | ~stopped).all())
+
+
+def test_target_is_in_the_attack_direction():
+    metric = NarrowBoundsMetric(True)
+    attack = Square(max_queries=10, target=3.0, direction="down")
+    stop = attack.stop_threshold(metric, torch.zeros(2))
+    assert torch.allclose(stop, torch.full((2,), -3.0 / metric.bounds.diam))
+    assert torch.isinf(Square(max_queries=10).stop_threshold(metric, torch.zeros(2))).all()

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from iqa_core import Budget, Metric, Threat, check_images
 
-from .loss import Direction, attack_loss, attack_sign
+from .loss import Direction, attack_loss
 
 
 def check_direction(direction: str) -> Direction:
@@ -150,11 +150,15 @@ class QueryOracle:
 
 
 class BlackBoxAttack(abc.ABC):
-    """Base of score-only attacks: a query budget per image, early stop, no gradients.
+    """Base of score-only attacks: a query budget per image, optional early stop, no gradients.
 
-    Subclasses implement :meth:`search`. An image stops early when its loss reaches
-    ``stop_loss`` (default: the metric's best bound, i.e. the score cannot get better) or when
-    its queries run out; after a call, ``last_queries`` holds the queries each image used.
+    Subclasses implement :meth:`search`. An image runs until its queries run out, unless the
+    caller asks for an early stop: ``target`` (a score; the image stops once its score is at least
+    as good as ``target`` in the attack's direction, i.e. ``>=`` for "up" on a higher-is-better
+    metric and ``<=`` for a lower-is-better one) or ``stop_gain`` (a gain in loss units over the
+    clean image); with both, the first reached stops it. The metric's ``bounds`` are never a stop:
+    they are measured on a dataset, not limits of the score, so an attack may pass them.
+    After a call, ``last_queries`` holds the queries each image used.
     """
 
     name: ClassVar[str] = "black-box"
@@ -169,6 +173,7 @@ class BlackBoxAttack(abc.ABC):
         max_queries: int,
         direction: Direction = "up",
         stop_gain: float | None = None,
+        target: float | None = None,
         batch_size: int = 64,
     ) -> None:
         self.budget = budget
@@ -177,6 +182,9 @@ class BlackBoxAttack(abc.ABC):
         if stop_gain is not None:
             check_positive("stop_gain", stop_gain)
         self.stop_gain = stop_gain
+        if target is not None and not math.isfinite(target):
+            raise ValueError(f"target must be a finite score, got {target}")
+        self.target = None if target is None else float(target)
         self.batch_size = check_count("batch_size", batch_size)
         self.last_queries: Tensor | None = None
 
@@ -189,12 +197,14 @@ class BlackBoxAttack(abc.ABC):
         return adv.detach().clamp_(0, 1)
 
     def stop_threshold(self, metric: Metric, clean_loss: Tensor) -> Tensor:
-        """Per-image loss at which an image is done (early stop)."""
+        """Per-image loss at which an image is done (``inf``: run the whole query budget)."""
+        stop = torch.full_like(clean_loss, math.inf)
         if self.stop_gain is not None:
-            return clean_loss + self.stop_gain
-        sign = attack_sign(metric, self.direction)
-        best = metric.bounds.upper if sign > 0 else metric.bounds.lower
-        return torch.full_like(clean_loss, sign * best / metric.bounds.diam)
+            stop = torch.minimum(stop, clean_loss + self.stop_gain)
+        if self.target is not None:
+            goal = attack_loss(metric, torch.tensor(self.target, dtype=clean_loss.dtype), self.direction)
+            stop = torch.minimum(stop, goal.to(clean_loss.device).expand_as(clean_loss))
+        return stop
 
     @abc.abstractmethod
     def search(self, oracle: QueryOracle, images: Tensor, *, generator: torch.Generator | None) -> Tensor:

@@ -41,6 +41,7 @@ class NES(BlackBoxAttack):
         alpha: float | None = None,
         direction: Direction = "up",
         stop_gain: float | None = None,
+        target: float | None = None,
         batch_size: int = 64,
     ) -> None:
         super().__init__(
@@ -48,6 +49,7 @@ class NES(BlackBoxAttack):
             max_queries=max_queries,
             direction=direction,
             stop_gain=stop_gain,
+            target=target,
             batch_size=batch_size,
         )
         self.eps = float(eps)

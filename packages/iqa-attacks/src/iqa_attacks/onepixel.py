@@ -55,6 +55,7 @@ class OnePixel(BlackBoxAttack):
         scale: float = 0.5,
         direction: Direction = "up",
         stop_gain: float | None = None,
+        target: float | None = None,
         batch_size: int = 64,
     ) -> None:
         pixels = check_count("pixels", pixels)
@@ -63,6 +64,7 @@ class OnePixel(BlackBoxAttack):
             max_queries=max_queries,
             direction=direction,
             stop_gain=stop_gain,
+            target=target,
             batch_size=batch_size,
         )
         self.pixels = pixels

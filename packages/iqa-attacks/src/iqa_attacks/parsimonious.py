@@ -55,6 +55,7 @@ class Parsimonious(BlackBoxAttack):
         block_size: int = 16,
         direction: Direction = "up",
         stop_gain: float | None = None,
+        target: float | None = None,
         batch_size: int = 64,
     ) -> None:
         eps = check_positive("eps", eps)
@@ -65,6 +66,7 @@ class Parsimonious(BlackBoxAttack):
             max_queries=max_queries,
             direction=direction,
             stop_gain=stop_gain,
+            target=target,
             batch_size=batch_size,
         )
         self.eps = float(eps)

@@ -47,6 +47,7 @@ class PatchRS(BlackBoxAttack):
         location_period: int = 5,
         direction: Direction = "up",
         stop_gain: float | None = None,
+        target: float | None = None,
         batch_size: int = 64,
     ) -> None:
         super().__init__(
@@ -54,6 +55,7 @@ class PatchRS(BlackBoxAttack):
             max_queries=max_queries,
             direction=direction,
             stop_gain=stop_gain,
+            target=target,
             batch_size=batch_size,
         )
         self.patch_size = check_count("patch_size", patch_size)

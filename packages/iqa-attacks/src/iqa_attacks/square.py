@@ -74,6 +74,7 @@ class Square(BlackBoxAttack):
         p_init: float = 0.05,
         direction: Direction = "up",
         stop_gain: float | None = None,
+        target: float | None = None,
         batch_size: int = 64,
     ) -> None:
         super().__init__(
@@ -81,6 +82,7 @@ class Square(BlackBoxAttack):
             max_queries=max_queries,
             direction=direction,
             stop_gain=stop_gain,
+            target=target,
             batch_size=batch_size,
         )
         self.eps = float(eps)
