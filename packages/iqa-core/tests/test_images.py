@@ -50,7 +50,7 @@ def test_exif_orientation_is_applied(tmp_path):
 def test_a_bad_file_names_itself_and_a_folder_keeps_the_others(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     Image.new("RGB", (3, 3)).save(tmp_path / "good.png")
-    with pytest.raises(ImageDecodeError, match="bad.png"):
+    with pytest.raises(ImageDecodeError, match=r"bad\.png"):
         load_image(tmp_path / "bad.png")
     loaded, failed = load_folder(tmp_path)
     assert [p.name for p, _ in loaded] == ["good.png"] and [p.name for p, _ in failed] == ["bad.png"]

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from iqa_core import OutOfMemoryAtBatchOne, Scorer, resolve_device
+from iqa_core.validation import noisy_inputs
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,8 @@ class MonteCarloSampler:
             noisy = noise.mul_(sigma).add_(token)
             if clamp:
                 noisy = noisy.clamp_(0.0, 1.0)
-            out = fn(noisy)
+            with noisy_inputs():  # unclipped samples leave [0, 1]: metrics then check finiteness only
+                out = fn(noisy)
             if out.shape[0] != chunk:
                 raise ValueError(f"the sample function returned shape {tuple(out.shape)} for {chunk} noisy images")
             return out.reshape(1, chunk)

@@ -95,6 +95,6 @@ class DemoCNNIQA(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         """``(N, 3, H, W)`` RGB in [0, 1], ``H, W >= 32`` -> ``(N,)`` scores (about 0-100)."""
-        check_images(images, check_range=False)
+        check_images(images)
         weight = self.net.conv.weight
         return SCORE_SCALE * self.net(images.to(dtype=weight.dtype))

@@ -26,8 +26,8 @@ class _TorchMeasure(nn.Module):
     differentiable = True
 
     def _check(self, reference: Tensor, distorted: Tensor) -> None:
-        check_images(reference, what="reference", check_range=False)
-        check_images(distorted, what="distorted", check_range=False)
+        check_images(reference, what="reference")
+        check_images(distorted, what="distorted")
         if reference.shape != distorted.shape:
             raise ValueError(
                 f"reference and distorted must have the same shape, got {tuple(reference.shape)} "

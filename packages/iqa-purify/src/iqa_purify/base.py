@@ -25,7 +25,7 @@ class PurificationDefence(nn.Module, abc.ABC):
     default_preset: ClassVar[str | None] = None
 
     def forward(self, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        check_images(images, check_range=False)
+        check_images(images)  # one min/max reduction: NaN, Inf and 0-255 inputs fail here, never silently
         out = self.purify(images, generator=generator)
         if out.shape != images.shape:
             raise RuntimeError(
