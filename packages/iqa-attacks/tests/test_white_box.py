@@ -139,12 +139,14 @@ def test_korhonen_leaves_flat_regions_untouched():
     assert float((adv - x)[..., 18:].abs().max()) > 0
 
 
-def test_madc_keeps_the_mse_of_its_first_step():
+def test_madc_steps_orthogonally_to_the_mse_gradient_and_holds_the_rmse_bound():
     metric, x = ToyMetric(), 0.25 + 0.5 * toy_images(2, (32, 32), seed=3)
-    first = MADC(eps=16 / 255, alpha=1e-3, iterations=1, init_step=2 / 255)(metric, x)
-    later = MADC(eps=16 / 255, alpha=1e-3, iterations=8, init_step=2 / 255)(metric, x)
-    assert torch.allclose(mse(x, later), mse(x, first), rtol=1e-3)
+    first = MADC(eps=16 / 255, alpha=1e-3, iterations=1)(metric, x)
+    assert torch.allclose((first - x).abs(), torch.full_like(x, 1e-3), atol=1e-6)  # one signed step
+    later = MADC(eps=16 / 255, alpha=1e-3, iterations=8)(metric, x)
     assert bool((metric(later) > metric(first)).all())
+    bounded = MADC(eps=16 / 255, alpha=4e-3, iterations=8, rmse_bound=3e-3)(metric, x)
+    assert bool((mse(x, bounded).sqrt() <= 3e-3 + 1e-7).all())
 
 
 def test_ssah_low_frequency_constraint_reduces_low_frequency_change():

@@ -7,6 +7,12 @@ not taken and that image stops (per-image early stop). The measure is NIQE from 
 (``naturalness="niqe"``, provided by iqa-metrics), any NR :class:`~iqa_core.Metric` (lower-is-better
 or higher-is-better, used in its "worse" direction), or, by default, the built-in MSCN-statistics
 distance of :mod:`iqa_attacks.naturalness` (no pristine model needed).
+
+The benchmark's reference code (MSU_Metrics_Robustness_Benchmark ``methods/amifgsm/run.py``) is
+MI-FGSM on the image with raw-gradient momentum, step ``eps / iterations``, no Linf projection
+(10 steps cannot leave the ball) and no naturalness limit: with ``max_degradation`` lifted this
+attack reproduces it. As in :class:`~iqa_attacks.mifgsm.MIFGSM`, ``normalise=True`` accumulates
+L1-normalised gradients (Dong et al.) instead.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class AMIFGSM(WhiteBoxAttack):
         decay: float = 1.0,
         naturalness: Metric | str | None = None,
         max_degradation: float | None = None,
+        normalise: bool = False,
         direction: Direction = "up",
     ) -> None:
         super().__init__(Budget("linf", check_positive("eps", eps)), direction)
@@ -52,6 +59,7 @@ class AMIFGSM(WhiteBoxAttack):
         self.iterations = check_count("iterations", iterations)
         self.alpha = check_positive("alpha", alpha) if alpha is not None else self.eps / self.iterations
         self.decay = float(decay)
+        self.normalise = bool(normalise)
         self._naturalness_spec = naturalness
         self._naturalness: MSCNNaturalness | MetricNaturalness | None = None
         default_limit = 1.0 if naturalness is None else 0.5
@@ -84,7 +92,7 @@ class AMIFGSM(WhiteBoxAttack):
             if idx.numel() == 0:
                 break
             _, grad = self.loss_and_grad(metric, adv[idx])  # stopped images cost nothing more
-            moment = self.decay * momentum[idx] + l1_normalise(grad)
+            moment = self.decay * momentum[idx] + (l1_normalise(grad) if self.normalise else grad)
             candidate = project_linf(adv[idx] + self.alpha * moment.sign(), images[idx], self.eps)
             degradation = measure.degradation_from(source_state[idx.to(source_state.device)], candidate)
             natural = degradation.to(images.device) <= self.max_degradation

@@ -1,12 +1,17 @@
-"""MADC (Wang & Simoncelli, 2008) as an attack: move along the metric on a sphere of fixed MSE.
+"""MADC (Wang & Simoncelli, 2008) as an attack: metric-gradient steps orthogonal to the MSE gradient.
 
-As in Antsiferova et al. (2024): a first signed-gradient step of size ``init_step`` (default
-``eps``: the FGSM point) sets the MSE level; every further step takes the metric's gradient,
-removes its component along the MSE gradient (``g_perp = g - (g . m / |m|^2) m``,
-``m = grad MSE(x, x') ~ x' - x``), moves by ``alpha`` along ``g_perp`` (max-normalised), and
-rescales the perturbation back to the fixed MSE sphere.
-The Linf projection onto ``eps`` and onto [0, 1] comes last; it can only lower the MSE, so the
-MSE stays at or below its level and the Linf budget holds exactly.
+As the benchmark's reference code (``methods/madc/run.py``, Antsiferova et al., 2024): the first
+step is a signed step of the metric's gradient, ``x <- x + alpha * sign(g)``; every further step
+removes the gradient's component along the gradient of the RMSE to the source,
+``g_perp = g - (g . m / |m|^2) m`` (``m = grad RMSE(x', x)``, proportional to ``x' - x``), and
+takes ``x <- x + alpha * sign(g_perp)``; while the RMSE exceeds ``rmse_bound`` (10/255 in the
+reference) the image is pulled back towards the source by signed steps of ``shrink_step``
+(0.0005), each clipped to [0, 1]; every step ends clipped to [0, 1]. ``alpha`` is the reference's
+``lr`` (the preset parameter), 8 iterations.
+
+Restriction: the reference picks lr so that the Linf is 2 / 4 / 8 per 255 (8 signed steps of lr);
+here each step also ends with the Linf projection onto ``eps`` (the presets' 2 / 4 / 8 per 255,
+which 8 steps of the preset alpha stay within), so the budget holds exactly.
 """
 
 from __future__ import annotations
@@ -28,44 +33,56 @@ def _dot(a: Tensor, b: Tensor) -> Tensor:
 
 
 class MADC(WhiteBoxAttack):
-    """Metric-gradient steps projected orthogonally to the MSE gradient, on a fixed-MSE sphere."""
+    """Signed metric-gradient steps orthogonal to the RMSE gradient (see the module docstring)."""
 
     name = "madc"
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "weak": {"eps": 2 / 255, "alpha": 9.8e-4, "iterations": 10},
-        "medium": {"eps": 4 / 255, "alpha": 1.96e-3, "iterations": 10},
-        "strong": {"eps": 8 / 255, "alpha": 3.92e-3, "iterations": 10},
+        "weak": {"eps": 2 / 255, "alpha": 9.8e-4, "iterations": 8},
+        "medium": {"eps": 4 / 255, "alpha": 1.96e-3, "iterations": 8},
+        "strong": {"eps": 8 / 255, "alpha": 3.92e-3, "iterations": 8},
     }
     default_preset = "medium"
-    calibration = CalibrationSpec("eps", 1 / 255, 10 / 255, "linf", budget_param="eps")
+    calibration = CalibrationSpec(
+        "alpha", 2e-4, 5e-3, "linf", fixed={"eps": 10 / 255, "iterations": 8}, budget_param="eps"
+    )
 
     def __init__(
         self,
         eps: float = 4 / 255,
         alpha: float | None = None,
-        iterations: int = 10,
-        init_step: float | None = None,
+        iterations: int = 8,
+        rmse_bound: float = 10 / 255,
+        shrink_step: float = 5e-4,
         direction: Direction = "up",
     ) -> None:
         super().__init__(Budget("linf", check_positive("eps", eps)), direction)
         self.eps = float(eps)
         self.iterations = check_count("iterations", iterations)
-        self.alpha = check_positive("alpha", alpha) if alpha is not None else self.eps / 2
-        self.init_step = check_positive("init_step", init_step) if init_step is not None else self.eps
+        self.alpha = check_positive("alpha", alpha) if alpha is not None else self.eps / self.iterations
+        self.rmse_bound = check_positive("rmse_bound", rmse_bound)
+        self.shrink_step = check_positive("shrink_step", shrink_step)
 
     def perturb(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None) -> Tensor:
-        _, grad = self.loss_and_grad(metric, images)
-        adv = project_linf(images + self.init_step * grad.sign(), images, self.eps)
-        radius = (adv - images).flatten(1).norm(dim=1)  # the fixed MSE level, as an L2 radius
-        for _ in range(self.iterations - 1):
+        adv = images.clone()
+        for i in range(self.iterations):
             _, grad = self.loss_and_grad(metric, adv)
-            delta = adv - images
-            m = 2 * delta / delta[0].numel()
-            coef = _dot(grad, m) / _dot(m, m).clamp_min(1e-30)
-            g_perp = grad - per_image(coef, grad) * m
-            g_perp = g_perp / per_image(g_perp.abs().flatten(1).amax(1).clamp_min(1e-12), g_perp)
-            moved = delta + self.alpha * g_perp
-            norm = moved.flatten(1).norm(dim=1).clamp_min(1e-12)
-            moved = moved * per_image(radius / norm, moved)
-            adv = project_linf(images + moved, images, self.eps)
+            if i > 0:
+                m = adv - images  # the RMSE gradient's direction
+                coef = _dot(grad, m) / _dot(m, m).clamp_min(1e-30)
+                grad = grad - per_image(coef, grad) * m
+            adv = adv + self.alpha * grad.sign()
+            adv = self._within_rmse(adv, images)
+            adv = project_linf(adv, images, self.eps)
         return adv
+
+    def _within_rmse(self, adv: Tensor, images: Tensor) -> Tensor:
+        """Signed steps back to the source while the RMSE exceeds the bound (the reference's while loop)."""
+        limit = int(2 / self.shrink_step) + 1  # enough to undo any change in [0, 1]
+        for _ in range(limit):
+            rmse = (adv - images).pow(2).flatten(1).mean(1).sqrt()
+            over = rmse > self.rmse_bound
+            if not bool(over.any()):
+                break
+            stepped = (adv - self.shrink_step * (adv - images).sign()).clamp(0, 1)
+            adv = torch.where(per_image(over, adv), stepped, adv)
+        return adv.clamp(0, 1)

@@ -1,4 +1,11 @@
-"""MI-FGSM (Dong et al., 2018): I-FGSM with a momentum of L1-normalised gradients."""
+"""MI-FGSM (Dong et al., 2018): I-FGSM with a momentum of gradients.
+
+The benchmark's reference code (MSU_Metrics_Robustness_Benchmark ``methods/mifgsm/run.py``)
+accumulates the raw gradients, ``g <- mu * g + grad``, where Dong et al. accumulate L1-normalised
+ones: the default follows the reference (``normalise=False``); ``normalise=True`` gives the
+paper's variant. The sign of the momentum differs between the two where the gradient's
+magnitude changes between iterations.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +27,9 @@ def l1_normalise(grad: Tensor) -> Tensor:
 
 
 class MIFGSM(WhiteBoxAttack):
-    """Momentum iterative FGSM: ``g <- mu * g + grad / |grad|_1``; ``x <- clip(x + alpha * sign(g))``.
+    """Momentum iterative FGSM: ``g <- mu * g + grad``; ``x <- clip(x + alpha * sign(g))``.
+
+    With ``normalise=True`` the momentum accumulates ``grad / |grad|_1`` (Dong et al.).
 
     Presets: 10 iterations, ``mu = 1`` (Dong et al.), the I-FGSM step sizes of the benchmark's
     reference code and the catalogue's Linf targets 2/4/8 per 255 as ``eps``.
@@ -43,6 +52,7 @@ class MIFGSM(WhiteBoxAttack):
         alpha: float | None = None,
         iterations: int = 10,
         decay: float = 1.0,
+        normalise: bool = False,
         direction: Direction = "up",
     ) -> None:
         super().__init__(Budget("linf", check_positive("eps", eps)), direction)
@@ -52,11 +62,12 @@ class MIFGSM(WhiteBoxAttack):
         if decay < 0:
             raise ValueError(f"decay must be >= 0, got {decay}")
         self.decay = float(decay)
+        self.normalise = bool(normalise)
 
     def perturb(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None) -> Tensor:
         adv, momentum = images.clone(), torch.zeros_like(images)
         for _ in range(self.iterations):
             _, grad = self.loss_and_grad(metric, adv)
-            momentum = self.decay * momentum + l1_normalise(grad)
+            momentum = self.decay * momentum + (l1_normalise(grad) if self.normalise else grad)
             adv = project_linf(adv + self.alpha * momentum.sign(), images, self.eps)
         return adv

@@ -1,15 +1,19 @@
 """SSAH (Luo et al., 2022), adapted to IQA: a high-frequency perturbation via a low-frequency constraint.
 
-SSAH optimises the perturbation with Adam under two terms: the attack term (here the benchmark
-loss instead of the semantic-similarity loss of the classification setting) and a
-low-frequency constraint ``lambda_lf * |LL(x') - LL(x)|^2``, with ``LL`` the low-low band of a
-one-level Haar DWT, so that the change lives in high frequencies, where it is least visible.
-Each Adam step is followed by the Linf projection onto ``eps`` and [0, 1] (the benchmark
-restricts SSAH by Linf and varies its learning rate).
+As the benchmark's reference code (``metrics/methods/ssah/run.py``): Adam (lr, the preset
+parameter; 10 iterations) on the image under two terms: the attack term (the benchmark loss
+instead of the semantic-similarity loss of the classification setting) and a low-frequency
+constraint ``lambda_lf * SmoothL1_sum(low(x'), low(x))`` (``lambda_lf = 0.1``), with ``low`` the
+one-level Haar DWT's low-low band transformed back (``IDWT(DWT_LL)``: each 2x2 block replaced by
+its mean; odd sizes zero-padded, as the reference), so that the change lives in high frequencies.
+Each Adam step is followed by the Linf projection onto ``eps`` and [0, 1]; the reference only
+clips to [0, 1] and picks lr so that the Linf is 2 / 4 / 8 per 255, the presets' ``eps`` (at the
+preset lr, 10 Adam steps of about lr stay within it).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -23,15 +27,31 @@ from .calibration_spec import CalibrationSpec
 from .loss import Direction, attack_loss
 
 
+def _haar_analysis(n: int, like: Tensor) -> Tensor:
+    """``(n/2, n)`` Haar low-pass analysis matrix: ``1/sqrt(2)`` on each pair of columns."""
+    matrix = torch.zeros(n // 2, n, dtype=like.dtype, device=like.device)
+    rows = torch.arange(n // 2, device=like.device)
+    matrix[rows, 2 * rows] = 1 / math.sqrt(2)
+    matrix[rows, 2 * rows + 1] = 1 / math.sqrt(2)
+    return matrix
+
+
 def haar_low(images: Tensor) -> Tensor:
-    """Low-low band of a one-level orthonormal Haar DWT (odd sizes are edge-padded)."""
+    """Low-pass of a one-level Haar DWT, transformed back (``L^T L x L^T L``): 2x2 block means.
+
+    Computed with the analysis matrices in the images' dtype, as the reference does (its results
+    depend on that rounding where the metric's gradient and the constraint's nearly cancel); odd
+    sizes are zero-padded and cropped back, as in the reference.
+    """
     h, w = images.shape[-2:]
-    padded = F.pad(images, (0, w % 2, 0, h % 2), mode="replicate")
-    return 2 * F.avg_pool2d(padded, 2)
+    padded = F.pad(images, (0, w % 2, 0, h % 2))
+    rows, cols = _haar_analysis(padded.shape[-2], padded), _haar_analysis(padded.shape[-1], padded)
+    low = rows.t() @ ((rows @ padded @ cols.t()) @ cols)
+    return low[..., :h, :w]
 
 
 class SSAH(WhiteBoxAttack):
-    """Adam on the perturbation; loss ``-L(x') + lambda_lf * |LL(x') - LL(x)|^2``; Linf-projected."""
+    """Adam on the image; loss ``-L(x') + lambda_lf * SmoothL1_sum(low(x'), low(x))``; Linf-projected."""
 
     name = "ssah"
     presets: ClassVar[dict[str, dict[str, Any]]] = {
@@ -68,7 +88,7 @@ class SSAH(WhiteBoxAttack):
             for _ in range(self.iterations):
                 adv = images + delta
                 gain = attack_loss(metric, metric(adv), self.direction)
-                constraint = (haar_low(adv) - low).pow(2).flatten(1).sum(1)
+                constraint = F.smooth_l1_loss(haar_low(adv), low, reduction="none").flatten(1).sum(1)
                 loss = (-gain + self.lambda_lf * constraint).sum()
                 optimiser_step(optimiser, loss)
                 with torch.no_grad():
