@@ -69,16 +69,8 @@ class Report:
 
 
 def metric_directions(store: Any) -> dict[str, bool]:
-    """``{metric: higher_is_better}`` as recorded in a :class:`~iqa_bench.store.ResultStore`.
-
-    The store's ``metrics`` table holds each metric's bounds and direction
-    (:data:`iqa_bench.schema.METRIC_COLUMNS`); :meth:`ResultStore.bounds` returns the bounds only.
-    """
-    directions = getattr(store, "directions", None)
-    if callable(directions):
-        return {str(k): bool(v) for k, v in directions().items()}
-    rows = store._db.execute("SELECT metric, higher_is_better FROM metrics").fetchall()
-    return {str(metric): bool(higher) for metric, higher in rows if higher is not None}
+    """``{metric: higher_is_better}`` as recorded in a :class:`~iqa_bench.store.ResultStore`."""
+    return {str(k): bool(v) for k, v in store.directions().items()}
 
 
 def _direction_note(directions: Mapping[str, bool]) -> str:

@@ -143,6 +143,11 @@ class ResultStore:
     def bounds(self) -> dict[str, tuple[float, float]]:
         return {m: (lo, hi) for m, lo, hi, _ in self._db.execute("SELECT * FROM metrics")}
 
+    def directions(self) -> dict[str, bool]:
+        """``{metric: higher_is_better}`` as recorded with the bounds."""
+        rows = self._db.execute("SELECT metric, higher_is_better FROM metrics").fetchall()
+        return {str(metric): bool(higher) for metric, higher in rows if higher is not None}
+
     def meta(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
