@@ -6,6 +6,11 @@ the registry as ``metric`` components, provided by iqa-metrics) or any
 :class:`~iqa_core.FullReferenceMetric` passed as ``fr``. Signed-gradient steps of size ``alpha``
 with the Linf projection onto ``eps`` (the benchmark restricts the attack by Linf and varies its
 step size).
+
+Deviation from the benchmark's reference code (``metrics/methods/zhang-et-al-dists/run.py``),
+not yet aligned: the reference optimises the image with Adam (lr the preset parameter, 10
+iterations) on ``DISTS(x', x) - s * f(x') / diam(f)`` (weight 1), clipping to [0, 1] after each
+step and without a Linf projection; Adam's first step equals the signed step, later ones differ.
 """
 
 from __future__ import annotations
