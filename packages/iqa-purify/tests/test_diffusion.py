@@ -186,6 +186,30 @@ def test_matching_timestep_uses_twice_sigma():
     assert matching_timestep(a, 0.25) > t
 
 
+def test_matching_timestep_follows_the_official_ddrs_loop():
+    """Carlini et al.'s / the benchmark's rule: the first t >= 1 with sqrt((1 - a_bar_t) / a_bar_t) >= 2 sigma.
+
+    Values from that loop on guided-diffusion's float64 linear schedule; the closest-ratio rule gave 144 and
+    258 for sigma 0.25 and 0.5.
+    """
+    import numpy as np
+
+    from iqa_purify.guided_diffusion import default_scheduler
+
+    a64 = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000, dtype=np.float64))
+    ratio = np.sqrt((1 - a64) / a64)
+    denoiser = OneStepDiffusionDenoiser(unet=torch.nn.Identity(), scheduler=default_scheduler(6))
+    a = default_scheduler(6).alphas_cumprod.double()
+    for sigma, expected in ((0.06, 33), (0.12, 70), (0.25, 145), (0.5, 259), (1.0, 396)):
+        t = 0
+        while ratio[t] < 2 * sigma:
+            t += 1
+        assert t == expected
+        assert denoiser.timestep(sigma) == expected, sigma
+        assert matching_timestep(a, sigma) == expected, sigma
+    assert matching_timestep(a, 100.0) == 999
+
+
 class OracleEps(torch.nn.Module):
     """An epsilon model that knows the clean image: the one-step denoiser must then recover it exactly."""
 

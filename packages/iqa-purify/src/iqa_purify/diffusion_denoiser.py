@@ -15,14 +15,18 @@ from .guided_diffusion import model_output
 
 
 def matching_timestep(alphas_cumprod: Tensor, sigma: float) -> int:
-    """The timestep whose noise-to-signal ratio ``sqrt((1 - a_bar) / a_bar)`` is closest to ``2 sigma``.
+    """The first timestep ``t >= 1`` whose noise-to-signal ratio ``sqrt((1 - a_bar) / a_bar)`` reaches ``2 sigma``.
 
     Images in [0, 1] with noise sigma become images in [-1, 1] with noise ``2 sigma`` (the catalogue's
-    "noise level matches 2 sigma"); ``x_t = sqrt(a_bar) * (2 x_noisy - 1)`` then has exactly the
-    forward-process noise ``sqrt(1 - a_bar)`` at that timestep.
+    "noise level matches 2 sigma"); ``x_t = sqrt(a_bar) * (2 x_noisy - 1)`` then carries the
+    forward-process noise of (about) that timestep. The rule is that of Carlini et al.'s official
+    code, which the benchmark's certified DDRS scripts copy: ``t = 0; while ratio[t] < 2 sigma:
+    t += 1`` (so the ratio at ``t`` is the first one >= 2 sigma, not the closest one; they differ
+    by one step at sigma = 0.25 and 0.5). The last timestep when none reaches ``2 sigma``.
     """
     ratio = ((1 - alphas_cumprod) / alphas_cumprod).sqrt()
-    return int((ratio - 2 * float(sigma)).abs().argmin())
+    reached = torch.nonzero(ratio[1:] >= 2 * float(sigma))
+    return int(reached[0, 0]) + 1 if len(reached) else len(ratio) - 1
 
 
 class OneStepDiffusionDenoiser(DiffusionModule):
@@ -41,7 +45,8 @@ class OneStepDiffusionDenoiser(DiffusionModule):
         super().__init__(model, **kwargs)
 
     def timestep(self, sigma: float) -> int:
-        return matching_timestep(self.alphas_cumprod.double(), sigma)
+        alphas = getattr(self.scheduler, "alphas_cumprod", None)
+        return matching_timestep((alphas if isinstance(alphas, Tensor) else self.alphas_cumprod).double(), sigma)
 
     def forward(self, noisy: Tensor, sigma: float, *, generator: torch.Generator | None = None) -> Tensor:
         check_images(noisy, what="noisy", check_range=False)
