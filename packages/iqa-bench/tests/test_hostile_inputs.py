@@ -177,3 +177,23 @@ def test_a_config_that_is_not_yaml_is_a_clear_error(tmp_path, capsys, text):
     path.write_text(text)
     assert main(["run", str(path), "--dry-run"]) == 2
     assert "iqa-bench: error:" in capsys.readouterr().err
+
+
+def test_csv_header_cells_are_escaped_against_formula_injection(tmp_path):
+    import csv
+
+    from iqa_bench.leaderboard.tables import write_csv
+
+    path = write_csv([{"=HYPERLINK(1)": "=cmd|' /C calc'!A0", "ok": 1}], tmp_path / "t.csv")
+    header, row = list(csv.reader(path.open()))
+    assert header == ["'=HYPERLINK(1)", "ok"] and row == ["'=cmd|' /C calc'!A0", "1"]
+
+
+@pytest.mark.parametrize("depth", [40, 5000])
+def test_a_deeply_nested_submission_is_refused_not_a_recursion_error(tmp_path, depth):
+    from iqa_bench.leaderboard.entries import EntryValidationError, load_entries
+
+    path = tmp_path / "entry.json"
+    path.write_text("[" * depth + "]" * depth)
+    with pytest.raises(EntryValidationError, match="nested"):
+        load_entries(path)

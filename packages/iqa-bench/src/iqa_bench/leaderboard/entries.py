@@ -24,6 +24,8 @@ from typing import Any
 
 import jsonschema
 
+from iqa_core.errors import UserError
+
 from ..aggregate import DEFAULT_DEFENCE_TYPES, SCORES, Summary, rollup
 from ..schema import MODES, NONE
 
@@ -31,7 +33,11 @@ SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "entry.schema.json"
 
 
-class EntryValidationError(ValueError):
+MAX_DEPTH = 32
+"""Deepest nesting an entry may have (real entries are about 4 levels deep)."""
+
+
+class EntryValidationError(UserError, ValueError):
     """A leaderboard entry does not follow the schema; ``errors`` lists every problem found."""
 
     def __init__(self, errors: Sequence[str], *, where: str = "entry") -> None:
@@ -66,8 +72,24 @@ def _non_finite(value: Any, parts: tuple[Any, ...] = ()) -> list[str]:
     return []
 
 
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def entry_errors(entry: Any) -> list[str]:
     """Every problem of ``entry`` as ``"at $.path: message"`` strings (empty when valid)."""
+    if _too_deep(entry):
+        return [f"at $: nested deeper than {MAX_DEPTH} levels (a leaderboard entry is a few levels deep)"]
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = [
         f"at {_path(error.absolute_path)}: {error.message}"
@@ -102,6 +124,10 @@ def load_entries(path: str | Path) -> list[dict[str, Any]]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise EntryValidationError([f"not valid JSON: {error}"], where=f"file {str(path)!r}") from error
+    except RecursionError as error:
+        raise EntryValidationError(
+            [f"nested too deeply to read (more than {MAX_DEPTH} levels are never valid)"], where=f"file {str(path)!r}"
+        ) from error
     entries = data if isinstance(data, list) else [data]
     validate_entries(entries)
     return entries

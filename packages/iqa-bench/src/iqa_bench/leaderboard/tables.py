@@ -44,12 +44,13 @@ def _csv_cell(value: Any) -> Any:
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path, columns: Sequence[str] | None = None) -> Path:
-    """Write ``rows`` to ``path`` (NaN/None as empty cells; text starting like a formula is prefixed with ``'``)."""
+    """Write ``rows`` to ``path`` (NaN/None as empty cells; any cell, header included, that starts like a
+    formula is prefixed with ``'``)."""
     header = list(columns) if columns is not None else columns_of(rows)
     target = Path(path)
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(header)
+        writer.writerow([_csv_cell(column) for column in header])  # header cells are user text too
         for row in rows:
             writer.writerow([_csv_cell(row.get(column)) for column in header])
     return target
