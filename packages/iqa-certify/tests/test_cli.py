@@ -45,7 +45,30 @@ def test_certify_folder(folder, toy_components, certifier, extra, capsys):
 def test_list_and_errors(folder, toy_components, capsys):
     assert main(["list"]) == 0
     assert "densepure" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["certify", "--certifier", "rs", "--metric", "certify-cli-toy", "--images", str(folder / "none")])
-    with pytest.raises(SystemExit):
-        main(["certify", "--certifier", "rs", "--metric", "certify-cli-toy", "--images", str(folder), "--param", "n"])
+    base = ["certify", "--certifier", "rs", "--metric", "certify-cli-toy"]
+    assert main([*base, "--images", str(folder / "none")]) == 2
+    assert "is not a folder of images" in capsys.readouterr().err
+    assert main([*base, "--images", str(folder), "--param", "n"]) == 2
+    assert "--param expects NAME=VALUE" in capsys.readouterr().err
+    assert main([*base, "--images", str(folder), "--preset", "nope"]) == 2
+    assert "no preset 'nope'" in capsys.readouterr().err
+
+
+def test_a_corrupt_file_is_a_failed_entry_and_16_bit_images_are_not_saturated(folder, toy_components, capsys):
+    (folder / "broken.png").write_bytes(b"not a png")
+    Image.fromarray(np.full((16, 16), 20000, dtype=np.uint16)).save(folder / "deep.png")
+    out = folder / "certs.json"
+    code = main(
+        ["certify", "--certifier", "rs", "--metric", "certify-cli-toy", "--images", str(folder),
+         "--preset", "fast", "--param", "n=50", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    payload = json.loads(out.read_text())
+    assert "broken.png" in payload["failed"] and "cannot decode" in payload["failed"]["broken.png"]
+    assert sorted(payload["images"]) == ["deep.png", "img0.png", "img1.png", "img2.png"]
+    assert "broken.png: failed" in capsys.readouterr().out
+    from iqa_certify.cli import load_folder
+
+    loaded, _ = load_folder(folder)
+    deep = dict(loaded)["deep.png"]
+    assert abs(float(deep.mean()) - 20000 / 65535) < 1e-6  # was 1.0 (saturated by an 8-bit conversion)

@@ -27,31 +27,19 @@ from torch import Tensor
 
 import iqa_core
 from iqa_core import Certificate, ComponentNotFoundError
+from iqa_core.errors import UserError, run_cli
 
 from . import CERTIFIERS
 from .summary import summarize
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
+def load_folder(folder: Path, limit: int | None = None) -> tuple[list[tuple[str, Tensor]], list[tuple[str, str]]]:
+    """``(loaded, failed)``: ``(file name, (1, 3, H, W) image)`` per readable file (iqa-core's loader:
+    16-bit, palette, alpha, EXIF, CMYK), ``(file name, error)`` per file that could not be decoded."""
+    from iqa_core.images import load_folder as read_folder
 
-def load_folder(folder: Path, limit: int | None = None) -> list[tuple[str, Tensor]]:
-    """``(file name, (1, 3, H, W) float tensor in [0, 1])`` for the images of a folder, sorted by name."""
-    try:
-        import numpy as np
-        from PIL import Image
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise SystemExit("reading images needs Pillow: `pip install pillow`") from error
-    if not folder.is_dir():
-        raise SystemExit(f"--images {folder}: not a folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-    if not files:
-        raise SystemExit(f"--images {folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    out = []
-    for path in files:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        out.append((path.name, torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()))
-    return out
+    loaded, failed = read_folder(folder, limit)
+    return [(path.name, image[None]) for path, image in loaded], [(path.name, error) for path, error in failed]
 
 
 def _value(text: str) -> Any:
@@ -65,7 +53,7 @@ def _params(items: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"--param expects NAME=VALUE, got {item!r}")
+            raise UserError(f"--param expects NAME=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         out[key.strip()] = _value(value.strip())
     return out
@@ -82,7 +70,7 @@ def build_certifier(name: str, preset: str | None, params: dict[str, Any]) -> An
         cls = CERTIFIERS[key]
         chosen = preset or cls.default_preset
         if chosen not in cls.presets:
-            raise SystemExit(
+            raise UserError(
                 f"certifier {key!r} has no preset {chosen!r}; its presets: {', '.join(cls.presets)}"
             ) from None
         return cls(**{**cls.presets[chosen], **params})
@@ -115,11 +103,18 @@ def certify_command(args: argparse.Namespace) -> int:
         params["device"] = args.device
     certifier = build_certifier(args.certifier, args.preset, params)
     metric = iqa_core.create("metric", args.metric, **_params(args.metric_param))
-    images = load_folder(Path(args.images), args.limit)
+    images, failed = load_folder(Path(args.images), args.limit)
+    for name, error in failed:
+        print(f"{name}: failed: {error}")
     generator = torch.Generator().manual_seed(args.seed)
     names, certs = [], []
     for name, image in images:
-        (cert,) = certifier.certify(metric, image, generator=generator)
+        try:
+            (cert,) = certifier.certify(metric, image, generator=generator)
+        except Exception as error:  # noqa: BLE001 - one bad image must not stop the folder
+            failed.append((name, f"{type(error).__name__}: {error}"))
+            print(f"{name}: failed: {type(error).__name__}: {error}")
+            continue
         names.append(name)
         certs.append(cert)
         if cert.delta is not None:
@@ -130,12 +125,14 @@ def certify_command(args: argparse.Namespace) -> int:
         else:
             text = f"class {cert.prediction} (score {cert.score:.4g}), radius {cert.radius:.4f}"
         print(f"{name}: {text} ({cert.seconds:.2f} s)")
+    if not certs:
+        raise UserError(f"--images {args.images}: no image could be certified ({len(failed)} failed)")
     mos = None
     if args.mos is not None:
         table = read_mos(Path(args.mos))
         missing = [n for n in names if n not in table]
         if missing:
-            raise SystemExit(f"--mos {args.mos}: no MOS for {', '.join(missing[:5])}")
+            raise UserError(f"--mos {args.mos}: no MOS for {', '.join(missing[:5])}")
         mos = [table[n] for n in names]
     summary = summarize(certs, mos, higher_is_better=bool(metric.higher_is_better))
     print(json.dumps(dataclasses.asdict(summary)))
@@ -145,6 +142,7 @@ def certify_command(args: argparse.Namespace) -> int:
             "metric": args.metric,
             "summary": dataclasses.asdict(summary),
             "images": {n: _jsonable(c) for n, c in zip(names, certs, strict=True)},
+            "failed": dict(failed),
         }
         Path(args.out).write_text(json.dumps(payload, indent=2))
     return 0
@@ -177,15 +175,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=int, default=None, help="certify only the first LIMIT images")
     c.add_argument("--mos", default=None, help="CSV: file name, MOS (with a header row)")
     c.add_argument("--out", default=None, help="write certificates and summary as JSON")
-    c.set_defaults(run=certify_command)
+    c.set_defaults(handler=certify_command)
     listing = sub.add_parser("list", help="list the installed certifiers")
-    listing.set_defaults(run=list_command)
+    listing.set_defaults(handler=list_command)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    return int(args.run(args))
+    """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
+    return run_cli(parser(), argv)
 
 
 if __name__ == "__main__":
