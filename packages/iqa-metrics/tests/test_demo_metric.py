@@ -89,3 +89,15 @@ def test_gradients_reach_the_input_and_are_finite(metric):
 def test_images_below_one_patch_are_rejected(metric):
     with pytest.raises(ValueError, match="at least 32x32"):
         metric(torch.rand(1, 3, 31, 64))
+
+
+def test_demo_metric_declares_the_minimum_input_it_accepts():
+    import torch
+
+    import iqa_core
+
+    metric = iqa_core.create("metric", "demo-cnniqa")
+    height, width = metric.min_size
+    assert torch.isfinite(metric(torch.rand(1, 3, height, width))).all()
+    with pytest.raises(ValueError, match="at least 32x32"):
+        metric(torch.rand(1, 3, height - 1, width))

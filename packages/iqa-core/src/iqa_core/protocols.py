@@ -28,6 +28,10 @@ class Metric(Protocol):
     metric's score range (benchmark Table 6); ``higher_is_better`` says which way is "better
     quality"; ``differentiable`` is False for metrics whose scores have no useful gradient
     (NIQE, BRISQUE, ...): only black-box attacks apply to those.
+
+    Optional attribute ``min_size``: the smallest input the model accepts, ``(height, width)`` or
+    one int for both. The benchmark runner turns smaller images into failed rows naming both sizes
+    instead of upscaling them (which would score another image).
     """
 
     name: str

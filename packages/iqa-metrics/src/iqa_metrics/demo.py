@@ -75,6 +75,7 @@ class DemoCNNIQA(nn.Module):
     name = "demo-cnniqa"
     higher_is_better = True
     differentiable = True
+    min_size = (32, 32)  # CNNIQA's 7x7 convolution and local normalisation need at least 32x32
 
     def __init__(self, weights: str | Path | None = None, *, bounds: Bounds | None = None) -> None:
         super().__init__()
