@@ -322,3 +322,33 @@ def test_dncnn_default_clamps_the_benchmark_output(dncnn_golden, dncnn_checkpoin
         out = DnCNN(dncnn_checkpoint)(_dncnn_noisy(case["inputs"]), case["inputs"]["sigma"])
     expected = torch.tensor(case["outputs"]["output"]).clamp(0, 1)
     assert_matches_golden(out, expected, rtol=1e-5, atol=1e-5, what=f"DnCNN clamped vs {dncnn_golden.origin}")
+
+
+# --------------------------------------------------------------------------------------------- DDRS one-step denoiser
+
+
+@pytest.fixture(scope="module")
+def ddrs_golden():
+    return load_golden(GOLDENS / "ddrs.json")
+
+
+@pytest.mark.parametrize("case", ["sigma0.12", "sigma0.25"])
+def test_one_step_denoiser_matches_the_benchmark_ddrs(case, ddrs_golden, tmp_path):
+    """Same timestep rule and the same x0 estimate, given the same noisy image ``(x_t / sqrt(a_bar) + 1) / 2``."""
+    from iqa_purify.diffusion_denoiser import OneStepDiffusionDenoiser
+
+    config = ddrs_golden.case("config")["inputs"]
+    path = tmp_path / "tiny_guided.pt"
+    torch.save(seeded_state_dict({k: tuple(v) for k, v in config["layout"].items()}, seed=0), path)
+    denoiser = OneStepDiffusionDenoiser(path, config=_tiny_config(config["model"]), check_hash=False, overlap=4)
+    golden = ddrs_golden.case(case)
+    sigma, expected = golden["inputs"]["sigma"], golden["outputs"]
+    t = denoiser.timestep(sigma)
+    assert t == expected["t"]
+    a = denoiser.scheduler.alphas_cumprod[t]
+    noisy = ((torch.tensor(expected["x_t"], dtype=torch.float64) / a.sqrt() + 1) / 2).float()
+    with torch.no_grad():
+        out = denoiser(noisy, sigma)
+    assert_matches_golden(
+        out, expected["output"], rtol=1e-5, atol=1e-5, what=f"one-step denoiser {case} vs {ddrs_golden.origin}"
+    )
