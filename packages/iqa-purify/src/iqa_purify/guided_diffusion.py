@@ -8,7 +8,8 @@ interpolation), linear beta schedule over 1000 steps. Every guided-diffusion blo
 diffusers counterpart (``ResnetDownsampleBlock2D``/``AttnDownBlock2D`` with resnet down-sampling,
 scale-shift norm, legacy-order QKV attention split into ``to_q``/``to_k``/``to_v``), so the
 conversion is a renaming plus the QKV split; ``tests/test_diffusion.py`` checks it numerically
-against an independent port of the official forward pass.
+against an independent port of the official forward pass, and ``tests/test_parity_neural.py``
+against the official code (goldens from ``tools/parity/purify_diffpure.py`` / ``purify_ddrs.py``).
 """
 
 from __future__ import annotations
