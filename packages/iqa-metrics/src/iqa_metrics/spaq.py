@@ -13,9 +13,13 @@ average. Fixed here:
   treats the PIL image as a tensor); this port resizes them up to 512 like the others;
 * the official demo and the benchmark's wrapper score one image at a time (the wrapper averages
   over the whole batch); this port scores every image of a batch separately, all patches of the
-  batch in one pass (``(N,)`` scores).
+  batch in one pass (``(N,)`` scores);
+* the official ``Resize(512)`` resizes the uint8 PIL image (PIL bilinear, rounded to uint8); this
+  port resizes the float tensor (bilinear, antialiased when shrinking), so resized scores differ
+  slightly (about 1e-4 relative on random weights; images whose shorter side is 512 are identical).
 
-``resize=None`` keeps the input size (at least 224 px a side).
+``resize=None`` keeps the input size (at least 224 px a side); that is what the benchmark's wrapper
+(``MetricModel``) does: it patches the frame at its own size without the official resize.
 """
 
 from __future__ import annotations
