@@ -116,7 +116,7 @@ class APGD(WhiteBoxAttack):
             x = project_linf(x + self.eps * (2 * rand(tuple(x.shape), generator, x.device) - 1), images, self.eps)
         loss, grad = self.loss_and_grad(metric, x)
         x_best, loss_best, grad_best = x.clone(), loss.clone(), grad.clone()
-        eta = torch.full((n,), 2 * self.eps, device=x.device)
+        eta = torch.full((n,), 2 * self.eps, device=x.device, dtype=x.dtype)
         x_prev = x
         increases = torch.zeros(n, device=x.device)
         marks = checkpoints(self.n_iter)
