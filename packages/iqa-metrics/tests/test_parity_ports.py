@@ -108,3 +108,115 @@ def test_linearity_official_resize_path(tmp_path: Path, linearity_golden: Any) -
     with torch.no_grad():
         score = model(x)
     assert_matches_golden(score, case["outputs"]["score"], rtol=1e-3, atol=0, what="linearity --resize score")
+
+
+# ----------------------------------------------------------------------------------------------- KonCept512
+@pytest.fixture(scope="module")
+def koncept_golden() -> Any:
+    return load_golden(GOLDENS / "koncept512.json")
+
+
+def _koncept(tmp_path: Path, case: dict[str, Any], size: tuple[int, int]) -> Any:
+    from iqa_metrics.koncept import KonCept512, KonCept512Net
+
+    with torch.device("meta"):
+        layout = KonCept512Net()
+    path = tmp_path / "KonCept512.pth"  # the official format: a plain state_dict
+    torch.save(seeded_state_dict(layout, 0, scale=case["inputs"]["weight_scale"]), path)
+    return KonCept512(weights=path, resize=size)
+
+
+def test_koncept512_scores_and_gradients_match_the_official_notebook(tmp_path: Path, koncept_golden: Any) -> None:
+    case = koncept_golden.case("notebook-384x512")
+    model = _koncept(tmp_path, case, (384, 512))
+    shape = case["inputs"]["shape"][1:]
+    x = torch.stack([quantised(seed, shape) for seed in case["inputs"]["image_seeds"]])
+    what = f"koncept512 vs {koncept_golden.origin}"
+    with torch.no_grad():
+        scores = model(x)
+    assert_matches_golden(scores, case["outputs"]["score"], rtol=SCORE_RTOL, atol=1e-5, what=f"{what} scores")
+    first = x[:1].clone().requires_grad_(True)
+    model(first).sum().backward()
+    assert first.grad is not None
+    expected = case["outputs"]["grad_of_first"]
+    compare_gradient(first.grad[0], expected["summary"], expected["positions"], 32, f"{what} gradient")
+
+
+def test_koncept512_at_the_benchmark_wrappers_size(tmp_path: Path, koncept_golden: Any) -> None:
+    """The benchmark's wrapper feeds 512 high x 384 wide; ``resize=(512, 384)`` reproduces it."""
+    case = koncept_golden.case("wrapper-512x384")
+    model = _koncept(tmp_path, case, (512, 384))
+    x = quantised(case["inputs"]["image_seeds"][0], case["inputs"]["shape"][1:]).unsqueeze(0)
+    with torch.no_grad():
+        score = model(x)
+    assert_matches_golden(score, case["outputs"]["score"], rtol=SCORE_RTOL, atol=1e-5, what="koncept512 512x384 score")
+
+
+# ----------------------------------------------------------------------------------------------- SPAQ
+@pytest.fixture(scope="module")
+def spaq_golden() -> Any:
+    return load_golden(GOLDENS / "spaq.json")
+
+
+def _spaq(tmp_path: Path, case: dict[str, Any]) -> Any:
+    from iqa_metrics.spaq import SPAQBaseline, SPAQNet
+
+    with torch.device("meta"):
+        layout = SPAQNet()
+    path = tmp_path / "BL_release.pt"  # the official format: {"state_dict": ...}
+    torch.save({"state_dict": seeded_state_dict(layout, 0, scale=case["inputs"]["weight_scale"])}, path)
+    return SPAQBaseline(weights=path)
+
+
+def test_spaq_scores_patches_and_gradients_match_the_official_demo(tmp_path: Path, spaq_golden: Any) -> None:
+    case = spaq_golden.case("demo-512x512")
+    model = _spaq(tmp_path, case)
+    x = quantised(case["inputs"]["image_seed"], case["inputs"]["shape"][1:]).unsqueeze(0).requires_grad_(True)
+    what = f"spaq vs {spaq_golden.origin}"
+    with torch.no_grad():
+        patch_scores = model.net(model.patches(x).flatten(0, 1))
+    assert_matches_golden(
+        patch_scores, case["outputs"]["patch_scores"], rtol=SCORE_RTOL, atol=1e-5, what=f"{what} patch scores"
+    )
+    score = model(x)
+    assert_matches_golden(score.detach(), case["outputs"]["score"], rtol=SCORE_RTOL, atol=1e-5, what=f"{what} score")
+    score.sum().backward()
+    assert x.grad is not None
+    compare_gradient(x.grad[0], case["outputs"]["grad"], case["outputs"]["grad_positions"], 32, f"{what} gradient")
+
+
+def test_spaq_official_resize_path(tmp_path: Path, spaq_golden: Any) -> None:
+    """``Resize(512)``: PIL resizes the uint8 image, the port the float tensor; a looser, documented tolerance."""
+    case = spaq_golden.case("demo-resize")
+    model = _spaq(tmp_path, case)
+    x = quantised(case["inputs"]["image_seed"], case["inputs"]["shape"][1:]).unsqueeze(0)
+    assert model.patches(x).shape[1] == case["outputs"]["n_patches"]
+    with torch.no_grad():
+        score = model(x)
+    assert_matches_golden(score, case["outputs"]["score"], rtol=1e-3, atol=1e-3, what="spaq Resize(512) score")
+
+
+# ----------------------------------------------------------------------------------------------- FPR
+@pytest.fixture(scope="module")
+def fpr_golden() -> Any:
+    return load_golden(GOLDENS / "fpr.json")
+
+
+@pytest.mark.parametrize("name", ["test-192x256", "test-150x200"])
+def test_fpr_scores_and_gradients_match_the_official_test_path(tmp_path: Path, fpr_golden: Any, name: str) -> None:
+    from iqa_metrics.fpr import FPRMetric, FPRNet, fpr_patches
+
+    case = fpr_golden.case(name)
+    with torch.device("meta"):
+        layout = FPRNet()
+    path = tmp_path / "model_best_kadid_0.pkl"  # the official format: {"state_dict": ..., "epoch": ...}
+    torch.save({"state_dict": seeded_state_dict(layout, 0), "epoch": 0}, path)
+    model = FPRMetric(weights=path)
+    x = quantised(case["inputs"]["image_seed"], case["inputs"]["shape"][1:]).unsqueeze(0).requires_grad_(True)
+    assert fpr_patches(x).shape[1] == case["outputs"]["n_patches"]
+    what = f"fpr {name} vs {fpr_golden.origin}"
+    score = model(x)
+    assert_matches_golden(score.detach(), case["outputs"]["score"], rtol=SCORE_RTOL, atol=1e-5, what=f"{what} score")
+    score.sum().backward()
+    assert x.grad is not None
+    compare_gradient(x.grad[0], case["outputs"]["grad"], case["outputs"]["grad_positions"], 32, f"{what} gradient")
