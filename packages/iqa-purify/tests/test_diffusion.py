@@ -210,6 +210,15 @@ def test_matching_timestep_follows_the_official_ddrs_loop():
     assert matching_timestep(a, 100.0) == 999
 
 
+def test_multi_step_denoiser_keeps_densepures_closest_timestep():
+    from iqa_purify.guided_diffusion import default_scheduler
+
+    denoiser = MultiStepDiffusionDenoiser(unet=torch.nn.Identity(), scheduler=default_scheduler(6))
+    assert [denoiser.timestep(s) for s in (0.12, 0.25, 0.5)] == [70, 144, 258]
+    with pytest.raises(ValueError, match="rule"):
+        matching_timestep(default_scheduler(6).alphas_cumprod, 0.25, "nearest")
+
+
 class OracleEps(torch.nn.Module):
     """An epsilon model that knows the clean image: the one-step denoiser must then recover it exactly."""
 

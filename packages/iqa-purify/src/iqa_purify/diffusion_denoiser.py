@@ -14,7 +14,7 @@ from .diffpure import DiffusionModule
 from .guided_diffusion import model_output
 
 
-def matching_timestep(alphas_cumprod: Tensor, sigma: float) -> int:
+def matching_timestep(alphas_cumprod: Tensor, sigma: float, rule: str = "first-reaching") -> int:
     """The first timestep ``t >= 1`` whose noise-to-signal ratio ``sqrt((1 - a_bar) / a_bar)`` reaches ``2 sigma``.
 
     Images in [0, 1] with noise sigma become images in [-1, 1] with noise ``2 sigma`` (the catalogue's
@@ -23,8 +23,14 @@ def matching_timestep(alphas_cumprod: Tensor, sigma: float) -> int:
     code, which the benchmark's certified DDRS scripts copy: ``t = 0; while ratio[t] < 2 sigma:
     t += 1`` (so the ratio at ``t`` is the first one >= 2 sigma, not the closest one; they differ
     by one step at sigma = 0.25 and 0.5). The last timestep when none reaches ``2 sigma``.
+    ``rule="closest"``: DensePure's rule (the benchmark's ``DensePure-master/calc_*_dp_*.py``), the
+    timestep whose ratio is closest to ``2 sigma``, the smaller one on ties.
     """
     ratio = ((1 - alphas_cumprod) / alphas_cumprod).sqrt()
+    if rule == "closest":
+        return int((ratio - 2 * float(sigma)).abs().argmin())
+    if rule != "first-reaching":
+        raise ValueError(f"rule must be 'first-reaching' or 'closest', got {rule!r}")
     reached = torch.nonzero(ratio[1:] >= 2 * float(sigma))
     return int(reached[0, 0]) + 1 if len(reached) else len(ratio) - 1
 
@@ -44,9 +50,12 @@ class OneStepDiffusionDenoiser(DiffusionModule):
     def __init__(self, model: PathLike | None = None, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
 
+    timestep_rule = "first-reaching"  # Carlini et al. / the benchmark's DDRS
+
     def timestep(self, sigma: float) -> int:
         alphas = getattr(self.scheduler, "alphas_cumprod", None)
-        return matching_timestep((alphas if isinstance(alphas, Tensor) else self.alphas_cumprod).double(), sigma)
+        alphas = (alphas if isinstance(alphas, Tensor) else self.alphas_cumprod).double()
+        return matching_timestep(alphas, sigma, self.timestep_rule)
 
     def forward(self, noisy: Tensor, sigma: float, *, generator: torch.Generator | None = None) -> Tensor:
         check_images(noisy, what="noisy", check_range=False)
@@ -63,7 +72,7 @@ class OneStepDiffusionDenoiser(DiffusionModule):
 
 
 class MultiStepDiffusionDenoiser(OneStepDiffusionDenoiser):
-    """Denoiser for DensePure: from the matching timestep, the full DDPM reverse chain to 0 (randomized).
+    """Denoiser for DensePure: from the timestep closest to 2 sigma (its rule), the DDPM reverse chain to 0.
 
     Each call is one reverse-diffusion sample; DensePure calls it with different seeds and takes a
     majority vote of the metric's classes (done by the certifier).
@@ -71,6 +80,7 @@ class MultiStepDiffusionDenoiser(OneStepDiffusionDenoiser):
 
     name = "diffusion-reverse"
     randomized = True
+    timestep_rule = "closest"  # DensePure
 
     def forward(self, noisy: Tensor, sigma: float, *, generator: torch.Generator | None = None) -> Tensor:
         check_images(noisy, what="noisy", check_range=False)
