@@ -54,3 +54,34 @@ def test_noisy_inputs_admit_values_outside_the_unit_range_only_inside_the_block(
         check_images(noisy)
     with pytest.raises(ImageContractError, match="0-255 values"):
         check_images(torch.rand(1, 3, 4, 4) * 255)
+
+
+def test_parameter_problems_follow_the_annotations():
+    from iqa_core.validation import parameter_problems
+
+    def factory(eps: float = 4 / 255, iterations: int = 10, alpha: float | None = None, name: str = "x") -> None:
+        return None
+
+    assert parameter_problems(factory, {"eps": 8 / 255, "iterations": 3, "alpha": None, "name": "y"}) == []
+    assert parameter_problems(factory, {"eps": 1}) == []  # an int is a number
+    problems = parameter_problems(factory, {"iterations": 2.5, "eps": float("nan"), "alpha": "big", "steps": 1})
+    assert "iterations: expected an integer, got 2.5" in problems
+    assert "eps: expected a finite number, got nan" in problems
+    assert "alpha: expected a number, got 'big'" in problems
+    assert "steps: no such parameter; its parameters: eps, iterations, alpha, name" in problems
+    assert parameter_problems(factory, {"iterations": True}) == ["iterations: expected a number, got True"]
+
+
+def test_registry_refuses_impossible_parameters_with_the_component_named():
+    from iqa_core import registry
+    from iqa_core.testing import ToySignAttack
+    from iqa_core.validation import ParameterError
+
+    registry.register("attack", "validation-toy-sign", ToySignAttack, replace=True)
+    try:
+        with pytest.raises(ParameterError, match="cannot create attack 'validation-toy-sign': eps: expected a number"):
+            registry.create("attack", "validation-toy-sign", eps="8/255")
+        with pytest.raises(ValueError, match=r"at most 1, got 2.0 \(for 2/255 pass 0.00784314\)"):
+            registry.create("attack", "validation-toy-sign", eps=2.0)
+    finally:
+        registry.unregister("attack", "validation-toy-sign")

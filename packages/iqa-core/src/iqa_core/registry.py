@@ -231,9 +231,14 @@ class Registry:
 
     def create(self, kind: str, name: str, preset: str | None = None, **params: Any) -> Any:
         """Build the component ``name`` of ``kind`` with ``preset`` and ``params``."""
+        from .validation import ParameterError, parameter_problems  # (validation imports this module)
+
         factory = self.factory(kind, name)
         kwargs = self.resolve_params(kind, name, preset, **params)
         call = factory.factory if isinstance(factory, _WithPresets) else factory
+        problems = parameter_problems(call, kwargs)
+        if problems:
+            raise ParameterError(f"cannot create {kind} {name!r}: " + "; ".join(problems))
         try:
             return call(**kwargs)
         except TypeError as error:

@@ -68,6 +68,11 @@ class Budget:
                 raise ValueError(f"a {self.kind} budget needs a finite value >= 0, got {self.value}")
             if self.kind == "ssim" and self.value > 1:
                 raise ValueError(f"an SSIM budget is a minimum SSIM in [0, 1], got {self.value}")
+            if self.kind == "linf" and self.value > 1:
+                raise ValueError(
+                    f"a linf budget is a pixel change on images in [0, 1], so at most 1, got {self.value} "
+                    f"(for {self.value:g}/255 pass {self.value / 255:.6g})"
+                )
 
     @property
     def is_restricted(self) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
+
+from .errors import UserError
 
 _STATE = threading.local()
 
@@ -81,3 +84,81 @@ def check_images(images: object, *, what: str = "images", check_range: bool | Li
             hint = " (it looks like 0-255 values: divide by 255)" if hi > 1.5 else ""
             raise ImageContractError(f"{what} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]{hint}")
     return images
+
+
+class ParameterError(UserError, TypeError, ValueError):
+    """A component parameter is unknown, has the wrong type or an impossible value.
+
+    Both a ``TypeError`` (what Python raises for a bad keyword) and a ``ValueError``.
+    """
+
+
+_TYPE_NAMES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "None": (type(None),),
+}
+
+
+def _accepted_types(annotation: Any) -> tuple[type, ...] | None:
+    """The types a simple annotation (``int``, ``float | None``, ...) admits; None when it is not simple."""
+    if annotation is inspect.Parameter.empty:
+        return None
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    accepted: tuple[type, ...] = ()
+    for token in (part.strip() for part in str(text).split("|")):
+        if token not in _TYPE_NAMES:
+            return None
+        accepted += _TYPE_NAMES[token]
+    return accepted
+
+
+def value_problem(value: Any, annotation: Any, default: Any = inspect.Parameter.empty) -> str | None:
+    """Why ``value`` cannot be passed for a parameter with this annotation / default (None if it can).
+
+    Integers are not booleans, an integer parameter takes no fraction (``iterations=2.5``), a float
+    parameter takes ints and floats but never NaN or infinity.
+    """
+    accepted = _accepted_types(annotation)
+    if accepted is None and default not in (inspect.Parameter.empty, None):
+        accepted = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(type(default))
+    if accepted is None:
+        return None
+    if value is None:
+        return None if type(None) in accepted else "expected a value, got None"
+    if isinstance(value, bool) and bool not in accepted:
+        return f"expected a number, got {value!r}"
+    if not isinstance(value, accepted):
+        if float in accepted:
+            expected = "a number"
+        elif int in accepted:
+            expected = "an integer"
+        else:
+            expected = " or ".join(t.__name__ for t in accepted if t is not type(None))
+        return f"expected {expected}, got {value!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, got {value!r}"
+    return None
+
+
+def parameter_problems(factory: Any, params: Mapping[str, Any]) -> list[str]:
+    """``"name: why"`` for every parameter ``factory`` cannot take (unknown name, wrong type)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return []
+    parameters = signature.parameters
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    accepted = [n for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    problems: list[str] = []
+    for key, value in params.items():
+        if key not in parameters:
+            if not open_ended:
+                problems.append(f"{key}: no such parameter; its parameters: {', '.join(accepted) or 'none'}")
+            continue
+        problem = value_problem(value, parameters[key].annotation, parameters[key].default)
+        if problem:
+            problems.append(f"{key}: {problem}")
+    return problems

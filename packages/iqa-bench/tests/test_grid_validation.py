@@ -54,7 +54,7 @@ def test_every_grid_problem_is_listed_at_once(tmp_path, image_folder, toy_plugin
     assert "metrics[1] (no-such-metric)" in text
     assert "has no preset 'brutal'; its presets: weak, medium, strong" in text
     assert "params.eps: expected a number, got 'big'" in text
-    assert "has no parameter 'steps'; its parameters: eps" in text
+    assert "params.steps: no such parameter; its parameters: eps" in text
     assert len(problems) >= 4
 
 
