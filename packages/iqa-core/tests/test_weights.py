@@ -131,3 +131,18 @@ def test_copy_into_cache_records_unpublished_hash(home):
     assert weights.copy_into_cache(spec, target) == target  # the cached file itself: hash recorded again
     assert weights.fetch(spec, progress=False) == target
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_naming_the_keys(tmp_path):
+    import torch
+
+    from iqa_core.weights import CorruptWeightsError, load_checkpoint
+
+    good = {"model": {"conv.weight": torch.ones(2, 2), "bn.num_batches_tracked": torch.tensor(3)}, "k": [1.0]}
+    torch.save(good, tmp_path / "good.pt")
+    assert load_checkpoint(tmp_path / "good.pt")["model"]["conv.weight"].sum() == 4
+    bad = {"model": {"conv.weight": torch.full((2, 2), float("nan")), "fc.bias": torch.tensor([float("inf")])}}
+    torch.save(bad, tmp_path / "bad.pt")
+    with pytest.raises(CorruptWeightsError, match=r"NaN or infinite values in model\.conv\.weight, model\.fc\.bias"):
+        load_checkpoint(tmp_path / "bad.pt")
+    assert load_checkpoint(tmp_path / "bad.pt", check_finite=False)["model"]["fc.bias"].isinf().all()

@@ -101,3 +101,19 @@ def test_demo_metric_declares_the_minimum_input_it_accepts():
     assert torch.isfinite(metric(torch.rand(1, 3, height, width))).all()
     with pytest.raises(ValueError, match="at least 32x32"):
         metric(torch.rand(1, 3, height - 1, width))
+
+
+def test_demo_weights_full_of_nan_are_refused(tmp_path):
+    import torch
+
+    import iqa_core
+    from iqa_core.weights import CorruptWeightsError
+
+    state = iqa_core.create("metric", "demo-cnniqa").net.state_dict()
+    state = {
+        key: torch.full_like(value, float("nan")) if value.is_floating_point() else value
+        for key, value in state.items()
+    }
+    torch.save(state, tmp_path / "nan.pt")
+    with pytest.raises(CorruptWeightsError, match="NaN or infinite"):
+        iqa_core.create("metric", "demo-cnniqa", weights=str(tmp_path / "nan.pt"))

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
+
 CHUNK = 1 << 20
 
 
@@ -35,7 +37,11 @@ class WeightsNotFoundError(FileNotFoundError):
     """Weights are neither cached nor downloadable (offline, or the download failed)."""
 
 
-class ChecksumError(ValueError):
+class CorruptWeightsError(UserError, ValueError):
+    """A weights file holds NaN or infinite values."""
+
+
+class ChecksumError(UserError, ValueError):
     """A file's sha256 does not match the expected one."""
 
 
@@ -201,14 +207,48 @@ def fetch(
     return target
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, weights_only: bool = True, map_location: Any = "cpu") -> Any:
-    """``torch.load`` with ``weights_only=True`` by default and an error that names the file."""
+def non_finite_tensors(obj: Any, prefix: str = "") -> list[str]:
+    """Keys (dotted paths) of floating tensors in ``obj`` (nested dicts / lists) holding NaN or infinity."""
+    import torch
+
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [(prefix, obj)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            if item.is_floating_point() and not bool(torch.isfinite(item).all()):
+                found.append(key or "<tensor>")
+        elif isinstance(item, dict):
+            stack.extend((f"{key}.{k}" if key else str(k), v) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((f"{key}[{i}]", v) for i, v in enumerate(item))
+    return sorted(found)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, weights_only: bool = True, map_location: Any = "cpu", check_finite: bool = True
+) -> Any:
+    """``torch.load`` with ``weights_only=True`` by default and an error that names the file.
+
+    With ``check_finite`` (default) a checkpoint whose floating tensors hold NaN or infinity is
+    refused, naming the first keys: such weights would score every image as NaN, or worse,
+    plausibly.
+    """
     import torch
 
     try:
-        return torch.load(path, map_location=map_location, weights_only=weights_only)
+        state = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as error:
         raise ValueError(f"cannot load checkpoint {path}: {error}") from error
+    if check_finite:
+        bad = non_finite_tensors(state)
+        if bad:
+            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise CorruptWeightsError(
+                f"checkpoint {path} holds NaN or infinite values in {shown}; the file is damaged or was "
+                "saved from a diverged training run: download it again or pass another weights file"
+            )
+    return state
 
 
 def copy_into_cache(spec: WeightSpec, source: str | os.PathLike[str]) -> Path:

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from iqa_core.types import Bounds
 from iqa_core.validation import check_images
-from iqa_core.weights import WeightsNotFoundError
+from iqa_core.weights import CorruptWeightsError, WeightsNotFoundError, non_finite_tensors
 
 from .cnniqa import CNNIQA
 
@@ -54,6 +54,11 @@ def load_demo_state(path: str | Path) -> dict[str, Tensor]:
         ) from error
     if not isinstance(state, dict) or not all(isinstance(value, Tensor) for value in state.values()):
         raise ValueError(f"weights file {path} for 'demo-cnniqa' is not a plain state_dict of tensors; {_RETRAIN_HINT}")
+    bad = non_finite_tensors(state)
+    if bad:
+        raise CorruptWeightsError(
+            f"weights file {path} for 'demo-cnniqa' holds NaN or infinite values in {bad[:5]}; {_RETRAIN_HINT}"
+        )
     return {key: value.float() for key, value in state.items()}
 
 
