@@ -5,8 +5,8 @@ Runs, from local checkouts (imported with ``sys.path``, never copied):
   ``std-fgsm``, ``ifgsm``, ``mifgsm``, ``amifgsm``, ``madc`` and ``korhonen-et-al`` ``run.py:attack``
   at their hard-coded parameters (eps 10/255, ...);
 - msu-video-group/adversarial-defenses-for-iqa ``metrics/methods`` (the Guardians benchmark):
-  ``ifgsm`` and ``ssah`` ``run.py:attack`` at a preset step, ``stadv/run.py:flow_st`` (the warp) and
-  the full stAdv attack, ``uap/train.py:train`` (the UAP training schedule) and
+  ``ifgsm``, ``ssah`` and ``zhang-et-al-dists`` ``run.py:attack`` at a preset step,
+  ``stadv/run.py:flow_st`` (the warp) and the full stAdv attack, ``uap/train.py:train`` (the UAP training schedule) and
   ``utils/uap_evaluate.py:run`` (the UAP application, its CSV row: scores, Linf, MSE).
 
 The metric is a tiny seeded network (defined here and in the test, no official code) with
@@ -15,9 +15,10 @@ The metric is a tiny seeded network (defined here and in the test, no official c
 
 Environment patches (not code): the evaluation harness modules the ``run.py`` files import at the
 top (``fgsm_evaluate``) are stubbed, as are the video library ``av`` and ``frozendict`` (a
-hashable dict) that the UAP harness imports; ``pywt`` (not installed) is stubbed by the Haar
-filter bank only (``Wavelet('haar')``: dec/rec low/high filters ``+-1/sqrt(2)``), which is all SSAH
-uses of it.
+hashable dict) that the UAP harness imports; ``IQA_pytorch.DISTS`` by ``100 * MSE`` (DISTS needs
+pretrained weights; the case checks Zhang et al.'s optimisation, not DISTS); ``pywt`` (not
+installed) is stubbed by the Haar filter bank only (``Wavelet('haar')``: dec/rec low/high
+filters ``+-1/sqrt(2)``), which is all SSAH uses of it.
 
     uv run --locked python tools/parity/attacks_gradient.py \\
         --repo /path/to/MSU_Metrics_Robustness_Benchmark --guardians /path/to/adversarial-defenses-for-iqa
@@ -113,6 +114,12 @@ def patch_environment() -> None:
 
     sys.modules["pywt"] = types.SimpleNamespace(Wavelet=Wavelet)  # type: ignore[assignment]
 
+    class MSEDistance(nn.Module):  # stands in for IQA_pytorch.DISTS (pretrained VGG weights: not here)
+        def forward(self, x: torch.Tensor, y: torch.Tensor, as_loss: bool = True) -> torch.Tensor:
+            return 100 * (x - y).pow(2).mean()
+
+    sys.modules["IQA_pytorch"] = types.SimpleNamespace(DISTS=MSEDistance)  # type: ignore[assignment]
+
 
 def rounded(t: torch.Tensor | np.ndarray, digits: int = 7) -> Any:
     a = t.detach().cpu().double().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, dtype=np.float64)
@@ -163,6 +170,17 @@ def guardians_cases(repo: Path, model: StandIn) -> list[dict[str, Any]]:
             {
                 "name": f"ssah-lr{lr:g}",
                 "inputs": {"image": "mid", "seed": 4, "size": SIZE, "lr": lr},
+                "outputs": {"adv": rounded(adv), "score": float(model(adv).item())},
+            }
+        )
+    zhang = load(methods / "zhang-et-al-dists/run.py", "g_zhang")
+    for lr in (7.7e-4, 3.15e-3):
+        x = mid_image(8)
+        adv = zhang.attack(x.clone(), model=model, metric_range=100.0, lr=lr)
+        cases.append(
+            {
+                "name": f"zhang-lr{lr:g}",
+                "inputs": {"image": "mid", "seed": 8, "size": SIZE, "lr": lr, "distance": "100 * mean((x - y)^2)"},
                 "outputs": {"adv": rounded(adv), "score": float(model(adv).item())},
             }
         )
@@ -271,14 +289,15 @@ def main() -> None:
         repo="msu-video-group/adversarial-defenses-for-iqa",
         commit=commit_of(args.guardians, args.guardians_commit),
         entry=(
-            "metrics/methods/{ifgsm,ssah,stadv}/run.py:attack, stadv/run.py:flow_st/flow_loss, "
+            "metrics/methods/{ifgsm,ssah,stadv,zhang-et-al-dists}/run.py:attack, stadv/run.py:flow_st/flow_loss, "
             "uap/train.py:train, utils/uap_evaluate.py:run"
         ),
         generator=generator,
         cases=guardians_cases(args.guardians, model),
         notes=(
             "stand-in metric StandIn (seeded, range 100); environment stubs: fgsm_evaluate (harness), av, "
-            "frozendict (hashable dict), pywt (Haar filters only); UAP images are 8-bit PNGs read by the "
+            "frozendict (hashable dict), pywt (Haar filters only), IQA_pytorch.DISTS (100 * MSE in the "
+            "zhang-et-al-dists cases: DISTS needs pretrained VGG weights); UAP images are 8-bit PNGs read by the "
             "reference loaders (train: 4 images of 256x256 with batch 8, so every step sees all of them)"
         ),
     )

@@ -16,6 +16,7 @@ from torch import nn
 from iqa_attacks import AMIFGSM, FGSM, IFGSM, MADC, MIFGSM, SSAH, UAP, Korhonen
 from iqa_attacks.korhonen import spatial_activity
 from iqa_attacks.stadv import warp
+from iqa_attacks.zhang import Zhang
 from iqa_core import Bounds
 from iqa_core.testing.parity import assert_matches_golden, load_golden, seeded_images, seeded_weights_
 
@@ -121,6 +122,25 @@ def test_guardians_ssah(lr, metric):
     golden = GUARDIANS.case(f"ssah-lr{lr:g}")
     adv = SSAH(eps=EPS, lr=lr, iterations=10, lambda_lf=0.1)(metric, image(golden["inputs"]))
     assert_matches_golden(adv, golden["outputs"]["adv"], rtol=0, atol=ATOL, what=f"ssah vs {GUARDIANS.origin}")
+
+
+class MSEDistance:
+    """The generator's stand-in for DISTS: ``100 * mean((x - y)^2)``, lower is better."""
+
+    name = "mse-distance"
+    higher_is_better = False
+
+    def __call__(self, reference: torch.Tensor, distorted: torch.Tensor) -> torch.Tensor:
+        return 100 * (reference - distorted).pow(2).flatten(1).mean(1)
+
+
+@pytest.mark.parametrize("lr", [7.7e-4, 3.15e-3])
+def test_guardians_zhang(lr, metric):
+    """zhang-et-al-dists with DISTS replaced on both sides: Adam on the image, the FR term weighted 1."""
+    golden = GUARDIANS.case(f"zhang-lr{lr:g}")
+    attack = Zhang(eps=EPS, alpha=lr, iterations=10, fr=MSEDistance(), fr_weight=1.0)
+    adv = attack(metric, image(golden["inputs"]))
+    assert_matches_golden(adv, golden["outputs"]["adv"], rtol=0, atol=ATOL, what=f"zhang vs {GUARDIANS.origin}")
 
 
 def test_guardians_stadv_warp():
