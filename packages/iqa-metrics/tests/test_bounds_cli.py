@@ -76,7 +76,9 @@ def test_folder_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "toy-metric: lower=" in capsys.readouterr().out
 
 
-def test_download_from_file_checks_layout_and_fills_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_from_file_checks_layout_and_fills_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("IQA_HOME", str(tmp_path / "home"))
     good = tmp_path / "model.pkl"
     torch.save({"state_dict": FPRNet().state_dict(), "epoch": 1}, good)
@@ -84,16 +86,18 @@ def test_download_from_file_checks_layout_and_fills_the_cache(tmp_path: Path, mo
     assert OFFICIAL_WEIGHTS["fpr"].cache_path.read_bytes() == good.read_bytes()
     bad = tmp_path / "bad.pkl"
     torch.save({"state_dict": {"x": torch.zeros(1)}}, bad)
-    with pytest.raises(ValueError, match="official key layout"):
-        main(["download", "fpr", "--from", str(bad)])
+    assert main(["download", "fpr", "--from", str(bad)]) == 2
+    assert "official key layout" in capsys.readouterr().err
 
 
-def test_download_without_hash_explains_where_to_get_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_download_without_hash_explains_where_to_get_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("IQA_HOME", str(tmp_path))
-    with pytest.raises(SystemExit) as info:
-        main(["download", "linearity"])
-    assert "p1q2.pth" in str(info.value) and "--from" in str(info.value)
-    with pytest.raises(SystemExit, match="downloads are disabled"):
-        main(["download", "maniqa"])
-    with pytest.raises(SystemExit, match="no pyiqa"):
-        main(["download", "not-a-metric"])
+    assert main(["download", "linearity"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("iqa-metrics: error: ") and "p1q2.pth" in err and "--from" in err and err.count("\n") == 1
+    assert main(["download", "maniqa"]) == 2
+    assert "downloads are disabled" in capsys.readouterr().err
+    assert main(["download", "not-a-metric"]) == 2
+    assert "no pyiqa" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from iqa_core.errors import UserError, run_cli
 from iqa_core.weights import copy_into_cache, fetch, offline, sha256_of
 
 from .specs import OFFICIAL_WEIGHTS, OfficialWeights
@@ -62,7 +63,10 @@ def check_official_file(official: OfficialWeights, path: str | Path) -> None:
 def download_port(official: OfficialWeights, source: str | None) -> Path:
     """``--from FILE``: check the key layout, copy into the cache and record its sha256 (trust on first use)."""
     if source is not None:
-        check_official_file(official, source)
+        try:
+            check_official_file(official, source)
+        except ValueError as error:
+            raise UserError(str(error)) from error
         target = copy_into_cache(official.spec(), source)
         print(
             f"{official.metric}: recorded sha256 {sha256_of(target)} in {target.name}.sha256; "
@@ -72,17 +76,17 @@ def download_port(official: OfficialWeights, source: str | None) -> Path:
         return target
     if official.verified:
         return fetch(official.spec())
-    raise SystemExit(
-        f"{official.metric}: {official.filename} has no published sha256, so it is not downloaded automatically.\n"
-        f"  1. download it from {official.url}\n     (source: {official.source})\n"
-        f"  2. run `iqa-metrics download {official.metric} --from PATH/{official.filename}` to check its key "
-        f"layout and copy it to {official.cache_path}"
+    raise UserError(
+        f"{official.metric}: {official.filename} has no published sha256, so it is not downloaded automatically: "
+        f"download it from {official.url} (source: {official.source}), then run `iqa-metrics download "
+        f"{official.metric} --from PATH/{official.filename}` to check its key layout and copy it to "
+        f"{official.cache_path}"
     )
 
 
 def download_pyiqa(name: str) -> None:
     if offline():
-        raise SystemExit(
+        raise UserError(
             f"{name}: downloads are disabled (IQA_OFFLINE/HF_HUB_OFFLINE); run this on a machine with internet"
         )
     from .pyiqa_adapter import PyiqaMetric
@@ -95,7 +99,7 @@ def _parse_params(items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--param expects KEY=VALUE, got {item!r}")
+            raise UserError(f"--param expects KEY=VALUE, got {item!r}")
         try:
             params[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -117,11 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     bd.add_argument("--seed", type=int, default=0)
     bd.add_argument("--device", default=None)
     bd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="metric constructor argument")
-    args = parser.parse_args(argv)
+    parser.set_defaults(handler=_run)
+    return run_cli(parser, argv)
 
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "download":
         if args.source is not None and len(args.names) != 1:
-            raise SystemExit("--from takes exactly one NAME")
+            raise UserError("--from takes exactly one NAME")
         from .pyiqa_adapter import resolve_name
 
         for name in args.names:
@@ -133,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 pyiqa_name = resolve_name(name)
             except ValueError as error:
-                raise SystemExit(f"{name}: {error}") from None
+                raise UserError(f"{name}: {error}") from None
             download_pyiqa(pyiqa_name)
             print(f"{pyiqa_name}: cached by pyiqa")
         return 0
