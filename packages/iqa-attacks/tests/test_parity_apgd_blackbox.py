@@ -65,3 +65,73 @@ def test_apgd_matches_auto_attack(case):
     assert_matches_golden(adv, c["x_best"], rtol=0, atol=1e-9, what=what + " x_best")
     with torch.no_grad():
         assert_matches_golden(metric(adv), c["score_best"], rtol=0, atol=1e-9, what=what + " f(x_best)")
+
+
+class CheapRegressor(nn.Module):
+    """Seeded stand-in metric on 256x256 images (same definition as tools/parity/black_box.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3)
+        self.head = nn.Linear(6, 1)
+
+    def forward(self, x):
+        h = torch.sin(8 * self.conv(nn.functional.avg_pool2d(x, 4))).mean((2, 3))
+        return self.head(h).squeeze(1)
+
+
+class RecordingMetric(nn.Module):
+    name = "cheap-regressor"
+    higher_is_better = True
+    differentiable = True
+    bounds = Bounds(0.0, 1.0)
+
+    def __init__(self, seed):
+        super().__init__()
+        self.f = seeded_weights_(CheapRegressor(), seed=seed).eval()
+        self.queried = []
+
+    def forward(self, x):
+        s = self.f(x)
+        self.queried.extend(s.tolist())
+        return s
+
+
+def test_square_matches_the_benchmark_code_on_the_same_draws(monkeypatch):
+    """Query by query, on the reference's draws: window corner, window signs, acceptance, p schedule."""
+    import numpy as np
+
+    import iqa_attacks.square as square
+
+    golden = load_golden(GOLDENS / "square.json")
+    c = golden.case("square_eps4")
+    inputs = c["inputs"]
+    n_iters = 10000
+    g = np.random.default_rng(c["draw_seed"])
+    corners, signs = iter(g.random(4 * n_iters).tolist()), iter(g.random(3 * 40 * n_iters).tolist())
+
+    def randint(high, shape, generator, device):
+        # the reference draws np.random.randint(0, h - s), i.e. [0, high - 1) here (high = h - s + 1)
+        return torch.tensor([int(next(corners) * (high - 1)) for _ in range(shape[0])], dtype=torch.long)
+
+    def random_signs(shape, generator, device):
+        if shape[2] != 1 or shape[3] != 1:  # the stripe initialisation: the reference starts from the clean image
+            return torch.zeros(shape)
+        return torch.tensor([-1.0 if next(signs) < 0.5 else 1.0 for _ in range(int(np.prod(shape)))]).view(shape)
+
+    schedule = square.p_schedule
+    monkeypatch.setattr(square, "randint", randint)
+    monkeypatch.setattr(square, "random_signs", random_signs)
+    # the reference's p schedule over its 10,000 iterations; we run the first `prefix` of them (CI time)
+    monkeypatch.setattr(square, "p_schedule", lambda p, i, total: schedule(p, i, n_iters))
+    prefix = 2000
+    metric = RecordingMetric(inputs["weights_seed"])
+    x = seeded_images(inputs["image_seed"], inputs["shape"])
+    # our budget counts the clean query and the initialisation (which the reference does not make)
+    square.Square(eps=inputs["eps"], max_queries=prefix + 1, p_init=inputs["p_init"])(metric, x)
+    ours = np.array([metric.queried[0], *metric.queried[2:]])
+    assert len(ours) == prefix
+    what = f"square vs {golden.origin}"
+    assert_matches_golden(ours[::50], c["scores_every_50"][: prefix // 50], rtol=0, atol=1e-5, what=what + " scores")
+    sums = np.cumsum(ours)[499::500]
+    assert_matches_golden(sums, c["prefix_sums_every_500"][: prefix // 500], rtol=1e-6, atol=0, what=what + " sums")
