@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,12 @@ def place_timm_hf_weights(hf_cache: str | Path, architecture: str) -> Path:
     return target
 
 
-def write_clip_rn50_archive(path: str | Path) -> Path:
-    """OpenAI CLIP RN50 with random weights, saved as the official files are: a TorchScript archive."""
+def write_clip_rn50_archive(path: str | Path, state_dict: Mapping[str, torch.Tensor] | None = None) -> Path:
+    """OpenAI CLIP RN50 with random weights (or ``state_dict``), saved as the official files are: a TorchScript archive.
+
+    pyiqa's CLIP loader reads only archives: a plain state_dict file fails there (it retries
+    ``torch.load`` on the file object ``torch.jit.load`` has already consumed).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openai-clip imports pkg_resources
         import clip
@@ -101,6 +105,8 @@ def write_clip_rn50_archive(path: str | Path) -> Path:
         transformer_heads=8,
         transformer_layers=12,
     ).eval()
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes on data-dependent branches; jit deprecation notices
         traced = torch.jit.trace(model, (torch.rand(1, 3, 224, 224), clip.tokenize(["a photo"])), check_trace=False)
