@@ -58,15 +58,15 @@ def run_cli(
     args = parser.parse_args([a for a in arguments if a != "--debug"])
     args.debug = debug
     handler: Callable[[argparse.Namespace], int] = args.handler
+    user_errors: tuple[type[BaseException], ...] = (*USER_ERRORS, *extra_errors)
+    caught: tuple[type[BaseException], ...] = (*user_errors, OSError)
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
-    except (*USER_ERRORS, *extra_errors, OSError) as error:
-        is_user_error = isinstance(error, (*USER_ERRORS, *extra_errors)) or (
-            isinstance(error, OSError) and error.errno == errno.ENOSPC
-        )
+    except caught as error:
+        is_user_error = isinstance(error, user_errors) or (isinstance(error, OSError) and error.errno == errno.ENOSPC)
         if args.debug or not is_user_error:
             raise
         print(f"{parser.prog}: error: {_message(error)}", file=sys.stderr)
