@@ -460,8 +460,8 @@ def metaiqa(repo: Path, benchmark: Path | None) -> None:
         )
         notes += (
             f" Case benchmark_wrapper_native runs the benchmark's wrapper ({BENCHMARK_REPO}@"
-            f"{commit_of(benchmark)[:12]} metrics/subjects/meta-iqa/src/model.py, strict load of the same state_dict): ImageNet Normalize, no "
-            "resize (the official test code and pyiqa resize to 224 x 224)."
+            f"{commit_of(benchmark)[:12]} metrics/subjects/meta-iqa/src/model.py, strict load of the same "
+            "state_dict): ImageNet Normalize, no resize (the official test code and pyiqa resize to 224 x 224)."
         )
     write_golden(
         GOLDENS / "metaiqa.json",
