@@ -12,8 +12,10 @@ class DDRS(DRS):
     """Denoised smoothing with a one-step diffusion denoiser (Carlini et al., 2023).
 
     Identical to :class:`~iqa_certify.drs.DRS` except for the default denoiser, the registry's
-    ``"diffusion-one-step"`` (iqa-purify): it maps ``x + noise`` to the diffusion timestep whose
-    noise level matches ``2 * sigma`` (images scaled to [-1, 1]) and takes one denoising step.
+    ``"diffusion-one-step"`` (iqa-purify): it maps ``x + noise`` to the first diffusion timestep
+    whose noise ratio ``sqrt((1 - a_t) / a_t)`` reaches ``2 * sigma`` (images scaled to [-1, 1];
+    the loop of Carlini et al.'s code, which the benchmark's DDRS scripts copy) and takes one
+    denoising step.
     That logic belongs to the denoiser; any registry name or denoiser object can replace it.
 
     The ``paper`` preset resizes every image to 256x256 before certifying (``image_size=256``)
