@@ -36,6 +36,9 @@ from iqa_core.testing.parity import seeded_images, seeded_weights_, write_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "packages/iqa-attacks/tests/goldens/square.json"
+NES_GOLDEN = ROOT / "packages/iqa-attacks/tests/goldens/nes.json"
+NES_PAIRS = 10  # antithetic pairs (the reference's n = 20; fewer keep the golden small)
+NES_SEED = 11
 EPS = 4 / 255
 SIZE = 256
 N_ITERS = 10000  # hard-coded in the reference
@@ -145,6 +148,52 @@ def main() -> None:
         ),
     )
     print("wrote", args.out)
+    nes_golden(repo, commit, f)
+
+
+def nes_golden(repo: Path, commit: str, f: nn.Module) -> None:
+    """The benchmark's NES gradient estimate (``grad-est/run.py:grad_est``) for one seeded draw.
+
+    On a 1x3x32x32 image the reference's 32x32 noise tile covers the image exactly (its tiling is
+    the identity), so its estimate ``1 / (2 n sigma) sum [f(x + sigma u) - f(x - sigma u)] u`` is
+    the project's for the same ``u`` (drawn here with ``torch.empty(3, 32, 32).normal_()`` after
+    ``torch.manual_seed(NES_SEED)``, as the reference draws them; the test replays that stream).
+    Recorded: the sign of the estimate (the project steps along it) and its L2 norm.
+    """
+    spec = importlib.util.spec_from_file_location("guardians_grad_est", repo / "metrics/methods/grad-est/run.py")
+    assert spec is not None and spec.loader is not None
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    x = seeded_images(6, (1, 3, 32, 32))
+    torch.manual_seed(NES_SEED)
+    with torch.no_grad():
+        g = run.grad_est(f, x, None, 1e-3, 32, NES_PAIRS)
+    write_golden(
+        NES_GOLDEN,
+        component="nes",
+        repo="msu-video-group/adversarial-defenses-for-iqa",
+        commit=commit,
+        entry="metrics/methods/grad-est/run.py:grad_est (sigma 1e-3, N 32, n 10 pairs)",
+        generator="tools/parity/black_box.py",
+        cases=[
+            {
+                "name": "grad_est_32",
+                "inputs": {"image_seed": 6, "shape": [1, 3, 32, 32], "weights_seed": 21, "sigma": 1e-3},
+                "pairs": NES_PAIRS,
+                "noise_seed": NES_SEED,
+                "sign": torch.sign(g).to(torch.int8),
+                "norm": float(g.norm()),
+            }
+        ],
+        notes=(
+            "Gradient estimate only: the reference's attack loop (tiled 32x32 noise, L2-normalised step "
+            "eta 0.1, 250 iterations x 40 queries, last iterate returned) is a different algorithm from the "
+            "project's NES (full-resolution noise, signed step, best point); see docs/parity.md. Noise drawn "
+            "with the global torch RNG (torch.manual_seed(noise_seed)), replayed by the test. Environment as "
+            "for square.json."
+        ),
+    )
+    print("wrote", NES_GOLDEN, float(g.norm()))
 
 
 if __name__ == "__main__":

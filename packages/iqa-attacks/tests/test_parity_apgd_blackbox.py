@@ -135,3 +135,33 @@ def test_square_matches_the_benchmark_code_on_the_same_draws(monkeypatch):
     assert_matches_golden(ours[::50], c["scores_every_50"][: prefix // 50], rtol=0, atol=1e-5, what=what + " scores")
     sums = np.cumsum(ours)[499::500]
     assert_matches_golden(sums, c["prefix_sums_every_500"][: prefix // 500], rtol=1e-6, atol=0, what=what + " sums")
+
+
+class LastInputMetric(RecordingMetric):
+    def forward(self, x):
+        self.last = x.detach().clone()
+        return super().forward(x)
+
+
+def test_nes_gradient_estimate_matches_the_benchmark_code_on_the_same_noise(monkeypatch):
+    """Same noise, same estimate: the project's NES steps along the sign of the reference's ``grad_est``."""
+    import iqa_attacks.nes as nes
+
+    golden = load_golden(GOLDENS / "nes.json")
+    c = golden.case("grad_est_32")
+    inputs = c["inputs"]
+    state = torch.get_rng_state()
+    torch.manual_seed(c["noise_seed"])  # the reference draws torch.empty(3, 32, 32).normal_() per pair
+    u = torch.stack([torch.empty((3, 32, 32)).normal_(mean=0, std=1) for _ in range(c["pairs"])])
+    torch.set_rng_state(state)
+    monkeypatch.setattr(nes, "randn", lambda shape, generator, device: u[None].expand(shape).clone())
+    metric = LastInputMetric(inputs["weights_seed"])
+    x = seeded_images(inputs["image_seed"], inputs["shape"])
+    n_samples = 2 * c["pairs"]
+    eps = 4 / 255
+    attack = nes.NES(eps=eps, max_queries=n_samples + 2, n_samples=n_samples, sigma=inputs["sigma"], alpha=eps)
+    attack(metric, x)
+    step = torch.sign(metric.last - x)  # the last query scores the stepped point
+    expected = torch.tensor(c["sign"], dtype=torch.float32)
+    assert step.shape == expected.shape
+    assert int((step != expected).sum()) == 0, f"nes vs {golden.origin}: {int((step != expected).sum())} signs differ"
