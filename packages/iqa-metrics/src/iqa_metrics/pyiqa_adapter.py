@@ -31,6 +31,21 @@ partly. Accepted layouts: a state_dict of the network, plain or under ``params``
 ``model`` (``module.`` prefixes dropped); MetaIQA's original names (``net.*`` for pyiqa's
 ``head.*``, without the normalisation buffers); CLIP-IQA+'s learned-prompt file (a bare context
 tensor).
+
+Preprocessing of the benchmark metrics (``preprocessing="benchmark"``, the default): the benchmark's
+numbers come from its own wrappers (msu-video-group/adversarial-defenses-for-iqa
+``metrics/subjects``), which feed two of the five metrics differently from pyiqa:
+
+* MANIQA (``subjects/maniqa/model.py``): the whole image resized to 224 x 224 (bilinear, no antialias:
+  torchvision 0.14 on tensors), ``Normalize(0.5, 0.5)``, one pass. pyiqa instead takes
+  ``test_sample`` uniform 224 px crops (20 by default; images with a side <= 224 are first upscaled
+  so that the shorter side is 225) and pools the patch scores of all crops into one weighted mean.
+* MetaIQA (``subjects/meta-iqa/src/model.py``): ImageNet normalisation at the native size. pyiqa (like
+  the official test code) resizes to 224 x 224 first.
+
+PaQ-2-PiQ's wrapper calls pyiqa itself; CLIP-IQA+ and TOPIQ-NR have no wrapper there: pyiqa's
+forward. ``preprocessing="pyiqa"`` gives pyiqa's behaviour for all. The parity goldens
+(``tests/goldens/*.json``, ``tools/parity/pyiqa_metrics.py``) check both against the official code.
 """
 
 from __future__ import annotations
@@ -44,10 +59,11 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iqa_core.types import Bounds
@@ -80,6 +96,14 @@ _NEEDS_CLIP = ("clipiqa", "laion_aes", "liqe", "maclip", "qualiclip")
 _NEEDS_ICECREAM = ("qalign",)
 
 _GUARD_LOCK = threading.Lock()
+
+Preprocessing = Literal["benchmark", "pyiqa"]
+
+#: Metrics whose benchmark wrapper preprocesses differently from pyiqa's forward (module docstring).
+BENCHMARK_PREPROCESSING: dict[str, str] = {
+    "maniqa": "whole image resized to 224 x 224 (bilinear, no antialias), Normalize(0.5, 0.5), one pass",
+    "metaiqa": "ImageNet normalisation at the native size (no resize)",
+}
 
 #: Keys under which released checkpoints hold the network's state_dict (pyiqa's own files use
 #: ``params``); a plain state_dict loads as it is.
@@ -262,6 +286,44 @@ def load_weights(net: nn.Module, pyiqa_name: str, path: str | os.PathLike[str]) 
     net.load_state_dict(state, strict=not (release.constants - state.keys()))
 
 
+def _maniqa_resized(net: Any, images: Tensor) -> Tensor:
+    """MANIQA as the benchmark's wrapper runs it: one pass on the whole image resized to 224 x 224.
+
+    The network is pyiqa's (its ViT, token-attention blocks, Swin stages and the two heads); only the
+    input path differs from pyiqa's forward (no crops): resize, normalise, then the same stages.
+    """
+    size = net.img_size
+    x = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+    x = (x - net.default_mean.to(x)) / net.default_std.to(x)
+    net.save_output.clear()
+    net.vit(x)
+    tokens = net.extract_feature(net.save_output)  # blocks 6-9 of the ViT, without the class token
+    net.save_output.clear()
+    n, side = x.shape[0], net.input_size
+    x = tokens.transpose(1, 2)  # (n, channels, patches)
+    for stage, (tabs, conv, swin) in enumerate(
+        ((net.tablock1, net.conv1, net.swintransformer1), (net.tablock2, net.conv2, net.swintransformer2))
+    ):
+        for tab in tabs:
+            x = tab(x)
+        x = swin(conv(x.reshape(n, -1, side, side)))
+        x = x.flatten(2) if stage == 0 else x.flatten(2).transpose(1, 2)  # last: (n, patches, channels)
+    score = net.fc_score(x).reshape(n, -1)
+    weight = net.fc_weight(x).reshape(n, -1)
+    return (weight * score).sum(dim=-1) / (weight.sum(dim=-1) + 1e-8)
+
+
+def _metaiqa_native(net: Any, images: Tensor) -> Tensor:
+    """MetaIQA as the benchmark's wrapper runs it: ImageNet normalisation, no resize."""
+    return net.head(net.resnet_layer((images - net.mean.to(images)) / net.std.to(images)))
+
+
+_BENCHMARK_FORWARD: dict[str, Callable[[Any, Tensor], Tensor]] = {
+    "maniqa": _maniqa_resized,
+    "metaiqa": _metaiqa_native,
+}
+
+
 def _without_release(pyiqa_name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """``options`` with pyiqa's release download switched off (``pretrained=None`` where it names a release)."""
     pretrained, local_path = options.get("pretrained"), options.get("pretrained_model_path")
@@ -284,7 +346,9 @@ class PyiqaMetric(nn.Module):
     is placed (default CPU; move the module with ``.to``); pyiqa builds it on the CPU and the adapter
     moves it, so pyiqa's device marker stays a registered parameter that follows later ``.to`` calls.
     ``weights``: a local checkpoint in the release's key layout, loaded instead of pyiqa's download
-    (see the module docstring). Other keyword arguments go to ``pyiqa.create_metric`` (e.g.
+    (see the module docstring). ``preprocessing``: ``"benchmark"`` (default) feeds MANIQA and MetaIQA
+    as the benchmark's wrappers do, ``"pyiqa"`` uses pyiqa's forward for every metric (see the module
+    docstring; the other metrics are the same either way). Other keyword arguments go to ``pyiqa.create_metric`` (e.g.
     ``pretrained=False``, ``backbone_pretrain=False``, MANIQA's ``test_sample``, CLIP-IQA's ``backbone``).
     """
 
@@ -295,9 +359,12 @@ class PyiqaMetric(nn.Module):
         bounds: Bounds | None = None,
         device: str | torch.device = "cpu",
         weights: str | os.PathLike[str] | None = None,
+        preprocessing: Preprocessing = "benchmark",
         **options: Any,
     ) -> None:
         super().__init__()
+        if preprocessing not in ("benchmark", "pyiqa"):
+            raise ValueError(f"preprocessing must be 'benchmark' or 'pyiqa', got {preprocessing!r}")
         pyiqa_name = resolve_name(name)
         check_requirements(pyiqa_name)
         pyiqa = _import_pyiqa()
@@ -325,6 +392,8 @@ class PyiqaMetric(nn.Module):
             load_weights(inner.net, pyiqa_name, local)
         self.inner = inner
         self.name = pyiqa_name
+        self.preprocessing: Preprocessing = preprocessing
+        self._forward_net = _BENCHMARK_FORWARD.get(pyiqa_name) if preprocessing == "benchmark" else None
         self.weights = local
         self.higher_is_better = not bool(inner.lower_better)
         self.bounds = bounds if bounds is not None else default_bounds(pyiqa_name, inner.score_range)
@@ -347,17 +416,24 @@ class PyiqaMetric(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         check_images(images, check_range=False)
-        scores = self.inner(images)
+        if self._forward_net is not None:
+            scores = self._forward_net(self.inner.net, images.to(self.inner.dummy_param.device))
+        else:
+            scores = self.inner(images)
         if isinstance(scores, tuple | list):
             scores = scores[0]
         return scores.reshape(images.shape[0]).float()
 
     def extra_repr(self) -> str:
-        return f"name={self.name!r}, higher_is_better={self.higher_is_better}, differentiable={self.differentiable}"
+        return (
+            f"name={self.name!r}, higher_is_better={self.higher_is_better}, differentiable={self.differentiable}, "
+            f"preprocessing={self.preprocessing!r}"
+        )
 
 
 __all__ = [
     "BENCHMARK_BOUNDS",
+    "BENCHMARK_PREPROCESSING",
     "CHECKPOINT_KEYS",
     "NOT_DIFFERENTIABLE",
     "RELEASE_LAYOUTS",
