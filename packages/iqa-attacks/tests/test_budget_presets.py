@@ -53,12 +53,6 @@ REFERENCE: dict[str, tuple[str, tuple[float, float, float]]] = {
     "advcf": ("unrestricted", (0.0, 0.0, 0.0)),
 }
 
-# Attacks of another owner whose presets do not follow the reference yet (reported, not edited here).
-KNOWN_VIOLATIONS = {
-    "parsimonious": "presets declare PSNR 35/30/25 dB; the reference's picked presets are 40/35/30 dB",
-    "patch-rs": "presets declare PSNR 35/30/25 dB; the reference's picked presets are 40/35/30 dB",
-}
-
 # Linf attacks that spend their budget (within 5 %) on a generic image: they take sign steps, Adam
 # steps of about lr, or saturate. AMI-FGSM stops earlier by design (its naturalness limit), stAdv
 # returns the best-scoring of its flow scaled by {0, 1/4, ..., 1} * t_max (t_max: the budget);
@@ -92,8 +86,6 @@ def test_declared_budget_is_the_reference_restriction(name):
             problems.append(f"{name}[{strength}]: Linf {budget.value * 255:.3f}/255, ref. {expected * 255:.3f}/255")
         elif kind not in ("linf", "unrestricted") and budget.value != pytest.approx(expected):
             problems.append(f"{name}[{strength}]: {budget}, reference {expected}")
-    if problems and name in KNOWN_VIOLATIONS:
-        pytest.xfail(f"{KNOWN_VIOLATIONS[name]} ({'; '.join(problems)})")
     assert not problems, problems
 
 
