@@ -124,3 +124,12 @@ def test_missing_pkg_resources_is_explained(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(pyiqa_adapter.importlib.util, "find_spec", fake)
     with pytest.raises(ImportError, match="setuptools < 81"):
         PyiqaMetric("clipiqa+")
+
+
+def test_preprocessing_is_checked_and_shown() -> None:
+    """``preprocessing``: "benchmark" (default, the benchmark wrappers' input path) or "pyiqa"."""
+    with pytest.raises(ValueError, match="preprocessing must be"):
+        PyiqaMetric("metaiqa", pretrained=False, preprocessing="native")  # type: ignore[arg-type]
+    metric = PyiqaMetric("metaiqa", pretrained=False)
+    assert metric.preprocessing == "benchmark" and "preprocessing='benchmark'" in repr(metric)
+    assert set(pyiqa_adapter.BENCHMARK_PREPROCESSING) == {"maniqa", "metaiqa"}

@@ -10,8 +10,10 @@ The backbones come from ``iqa_metrics.offline`` (random weights in the official 
 loaders look: torch.hub's cache for paq2piq's ResNet-18, a Hugging Face snapshot for maniqa's ViT,
 a TorchScript archive for clipiqa+'s CLIP RN50; metaiqa and topiq_nr need none).
 
-MANIQA scores ``test_sample`` 224 px crops of ViT-B/8 per image (pyiqa default 20): here 1, which keeps
-the 4-image backward within a few GB of CPU memory (20 crops need more than 20 GB).
+MANIQA and MetaIQA run with the benchmark wrappers' preprocessing (the adapter's default; MANIQA: one
+pass of ViT-B/8 on the image resized to 224). With ``preprocessing="pyiqa"`` MANIQA scores
+``test_sample`` 224 px crops per image (pyiqa default 20; 1 in the stand-in options, which keeps a
+4-image backward within a few GB of CPU memory).
 """
 
 from __future__ import annotations

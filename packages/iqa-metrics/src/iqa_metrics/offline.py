@@ -39,8 +39,9 @@ __all__ = [
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 
 #: Registry options that build each pyiqa benchmark metric without a download (besides the backbone
-#: files placed by :func:`stand_in_options`). MANIQA scores 1 crop instead of pyiqa's 20, so that a
-#: backward pass on a CPU batch fits in a few GB.
+#: files placed by :func:`stand_in_options`). MANIQA's default (the benchmark's wrapper) is one pass on
+#: the image resized to 224; ``test_sample=1`` only matters with ``preprocessing="pyiqa"`` (1 crop
+#: instead of pyiqa's 20, so that a backward pass on a CPU batch fits in a few GB).
 STAND_IN_OPTIONS: dict[str, dict[str, Any]] = {
     "paq2piq": {"pretrained": False},
     "maniqa": {"pretrained": False, "test_sample": 1},
