@@ -54,20 +54,33 @@ def test_the_workspace_pins_are_satisfiable() -> None:
     assert result.stdout.startswith("ok: ")
 
 
+def _pin(path: Path, name: str) -> str:
+    """The quoted requirement of sibling ``name`` in a pyproject (e.g. ``"iqa-core>=0.2,<0.3"``)."""
+    return re.search(rf'"{name}>=[^"]*"', path.read_text())[0]  # type: ignore[index]
+
+
 def test_a_pin_that_excludes_the_sibling_fails_clearly(tree: Path) -> None:
-    _replace(tree / "packages/iqa-purify/pyproject.toml", '"iqa-core>=0.1,<0.2"', '"iqa-core>=0.2,<0.3"')
+    pyproject = tree / "packages/iqa-purify/pyproject.toml"
+    current = _pin(pyproject, "iqa-core")
+    _replace(pyproject, current, '"iqa-core>=0.9,<0.10"')
     result = _tool("check_versions.py", "--root", tree)
     core = members(tree)["iqa-core"].version
     assert result.returncode == 1
     assert "1 version problem(s)" in result.stderr
     assert (
-        f"iqa-purify: [dependencies] requires iqa-core<0.3,>=0.2 but the workspace has iqa-core {core}" in result.stderr
+        f"iqa-purify: [dependencies] requires iqa-core<0.10,>=0.9 but the workspace has iqa-core {core}"
+        in result.stderr
     )
-    assert "widen the pin in" in result.stderr and '"iqa-core>=0.1,<0.2"' in result.stderr
+    major, minor = (int(part) for part in core.split(".")[:2])
+    assert (
+        "widen the pin in" in result.stderr
+        and f'(e.g. "iqa-core>={major}.{minor},<{major}.{minor + 1}")' in result.stderr
+    )
 
 
 def test_extras_and_groups_are_checked_too(tree: Path) -> None:
-    _replace(tree / "packages/iqa-bench/pyproject.toml", '"iqa-purify>=0.1,<0.3"', '"iqa-purify>=0.1,<0.2"')
+    pyproject = tree / "packages/iqa-bench/pyproject.toml"
+    _replace(pyproject, _pin(pyproject, "iqa-purify"), '"iqa-purify>=0.0,<0.1"')
     found = check_versions.problems(members(tree))
     assert len(found) == 1 and found[0].startswith("iqa-bench: [optional-dependencies.all] requires iqa-purify")
 
@@ -111,18 +124,23 @@ def test_bump_writes_pyproject_init_and_a_dated_changelog(tree: Path) -> None:
         "bump.py", "iqa-purify", "minor", "--note", "New `median` preset.", "--note", "Faster DiffPure.",
         "--date", "2025-03-04", "--root", tree,
     )  # fmt: skip
-    assert result.returncode == 3, result.stderr  # iqa-bench[all] pins iqa-purify <0.3
-    assert f"bumped iqa-purify {old} -> 0.3.0" in result.stdout and "uv lock" in result.stdout
-    assert "iqa-bench [optional-dependencies.all] iqa-purify<0.3,>=0.1 does not admit iqa-purify 0.3.0" in result.stderr
-    assert re.search(r'^version = "0\.3\.0"$', (pkg / "pyproject.toml").read_text(), re.MULTILINE)
-    assert '__version__ = "0.3.0"' in (pkg / "src/iqa_purify/__init__.py").read_text()
+    new = bump.next_version(old, "minor")
+    pin = _pin(tree / "packages/iqa-bench/pyproject.toml", "iqa-purify").strip('"').removeprefix("iqa-purify")
+    specifier = ",".join(sorted(pin.split(",")))  # packaging's order: "<0.4,>=0.3"
+    assert result.returncode == 3, result.stderr  # iqa-bench[all] pins iqa-purify below the next minor
+    assert f"bumped iqa-purify {old} -> {new}" in result.stdout and "uv lock" in result.stdout
+    assert (
+        f"iqa-bench [optional-dependencies.all] iqa-purify{specifier} does not admit iqa-purify {new}" in result.stderr
+    )
+    assert re.search(rf'^version = "{re.escape(new)}"$', (pkg / "pyproject.toml").read_text(), re.MULTILINE)
+    assert f'__version__ = "{new}"' in (pkg / "src/iqa_purify/__init__.py").read_text()
     changelog = (pkg / "CHANGELOG.md").read_text()
     assert changelog.startswith(
-        f"# Changelog\n\n## 0.3.0 (2025-03-04)\n\n- New `median` preset.\n- Faster DiffPure.\n\n## {old}"
+        f"# Changelog\n\n## {new} (2025-03-04)\n\n- New `median` preset.\n- Faster DiffPure.\n\n## {old}"
     )
     # the other packages are untouched, and check_versions now reports the stale extra
     (problem,) = check_versions.problems(members(tree))
-    assert problem.startswith("iqa-bench: [optional-dependencies.all] requires iqa-purify<0.3,>=0.1")
+    assert problem.startswith(f"iqa-bench: [optional-dependencies.all] requires iqa-purify{specifier}")
 
 
 def test_bump_patch_keeps_sibling_pins_valid(tree: Path) -> None:
@@ -164,8 +182,12 @@ def test_bump_dry_run_writes_nothing_and_reports_stale_pins(tree: Path) -> None:
     before = {p: p.read_text() for p in tree.rglob("*") if p.is_file()}
     result = _tool("bump.py", "iqa-core", "minor", "--note", "x", "--dry-run", "--root", tree)
     assert result.returncode == 3
-    assert f"would bump iqa-core {members(tree)['iqa-core'].version} -> 0.2.0" in result.stdout
-    assert result.stderr.count("iqa-core<0.2,>=0.1 does not admit iqa-core 0.2.0") == 6
+    old = members(tree)["iqa-core"].version
+    new = bump.next_version(old, "minor")
+    pin = _pin(tree / "packages/iqa-purify/pyproject.toml", "iqa-core").strip('"').removeprefix("iqa-core")
+    specifier = ",".join(sorted(pin.split(",")))
+    assert f"would bump iqa-core {old} -> {new}" in result.stdout
+    assert result.stderr.count(f"iqa-core{specifier} does not admit iqa-core {new}") == 6
     assert {p: p.read_text() for p in tree.rglob("*") if p.is_file()} == before
 
 

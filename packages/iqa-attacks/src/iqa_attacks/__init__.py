@@ -32,7 +32,7 @@ from .trainable import TrainableAttackBase
 from .uap import UAP
 from .zhang import Zhang, ZhangDISTS, ZhangLPIPS, ZhangSSIM
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 __all__ = [
     "AMIFGSM",

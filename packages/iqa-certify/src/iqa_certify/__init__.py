@@ -35,7 +35,7 @@ from .summary import (
     summarize,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 CERTIFIERS = {cls.name: cls for cls in (RS, DRS, DDRS, DensePure, MS, DMS)}
 

@@ -12,7 +12,7 @@ from .scorer import OutOfMemoryAtBatchOne, Scorer, resolve_device
 from .types import Bounds, Budget, Certificate, Threat
 from .validation import ImageContractError, check_images
 
-__version__ = "0.1.2"
+__version__ = "0.2.0"
 
 __all__ = [
     "Attack",

@@ -29,7 +29,7 @@ from .rotate import RandomRotate
 from .unsharp import Unsharp
 from .upscale import BilinearUpscale
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 DEFENCES = (
     JPEG,

@@ -31,7 +31,7 @@ from .losses import l1_loss, mse_loss, norm_in_norm_loss, per_image_loss
 from .nt import NT_LAMBDAS, NormRegularization, exact_penalty, finite_difference_penalty, nt_lambda
 from .trainer import Trainer, TrainResult, TrainSettings
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "NT_LAMBDAS",
