@@ -27,42 +27,26 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from iqa_core.testing.parity import seeded_images, seeded_state_dict, write_golden
+from iqa_core.testing.parity import (
+    gradient_summary,
+    reference_commit,
+    seeded_images,
+    seeded_positions,
+    seeded_state_dict,
+    to_uint8,
+    write_golden,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "packages/iqa-metrics/tests/goldens/koncept512.json"
 WEIGHT_SEED = 0
 WEIGHT_SCALE = math.sqrt(2)  # He scaling: with scale 1 the deep trunk nearly forgets the image
 BLOCK = 32
-N_POSITIONS = 24
-
-
-def gradient_summary(grad: torch.Tensor, positions: list[list[int]]) -> dict[str, object]:
-    """``(3, H, W)`` gradient -> L1 norm, sum, block sums (``BLOCK`` x ``BLOCK``) and values at positions."""
-    c, h, w = grad.shape
-    blocks = grad[:, : h // BLOCK * BLOCK, : w // BLOCK * BLOCK].reshape(c, h // BLOCK, BLOCK, w // BLOCK, BLOCK)
-    return {
-        "l1": grad.abs().sum(),
-        "sum": grad.sum(),
-        "block_sums": blocks.sum(dim=(2, 4)),
-        "at": torch.stack([grad[ci, yi, xi] for ci, yi, xi in positions]),
-    }
-
-
-def seeded_positions(seed: int, shape: tuple[int, int, int]) -> list[list[int]]:
-    gen = torch.Generator().manual_seed(seed)
-    return [[int(torch.randint(0, s, (1,), generator=gen)) for s in shape] for _ in range(N_POSITIONS)]
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    return (images * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def notebook_namespace(repo: Path) -> dict[str, object]:
@@ -80,9 +64,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, required=True, help="checkout of ZhengyuZhao/koniq-PyTorch")
     parser.add_argument("--commit", help="commit of the checkout (read with git when omitted)")
     args = parser.parse_args()
-    commit = (
-        args.commit or subprocess.check_output(["git", "-C", str(args.repo), "rev-parse", "HEAD"], text=True).strip()
-    )
+    commit = reference_commit(args.repo, args.commit)
     torch.manual_seed(0)
 
     sys.path.insert(0, str(args.repo))
@@ -127,7 +109,7 @@ def main() -> None:
             },
             "outputs": {
                 "score": scores,
-                "grad_of_first": {"positions": positions, "summary": gradient_summary(image.grad, positions)},
+                "grad_of_first": {"positions": positions, "summary": gradient_summary(image.grad, positions, BLOCK)},
             },
         }
     )

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import io
 import re
-import subprocess
 import sys
 import tempfile
 import types
@@ -37,7 +36,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from iqa_core.testing.parity import seeded_images, seeded_state_dict, write_golden
+from iqa_core.testing.parity import (
+    gradient_summary,
+    reference_commit,
+    seeded_images,
+    seeded_positions,
+    seeded_state_dict,
+    to_uint8,
+    write_golden,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "packages/iqa-metrics/tests/goldens/linearity.json"
@@ -45,29 +52,6 @@ WEIGHT_SEED = 0
 K = [12.5, 3.0, 0.5]  # k[0], b[0] map the final output; the others belong to the side regressors
 B = [40.0, -7.0, 2.0]
 BLOCK = 32  # gradient summary: sums over 32 x 32 blocks per channel
-N_POSITIONS = 24
-
-
-def gradient_summary(grad: torch.Tensor, positions: list[list[int]]) -> dict[str, object]:
-    """``(3, H, W)`` gradient -> L1 norm, sum, block sums (``BLOCK`` x ``BLOCK``) and values at positions."""
-    c, h, w = grad.shape
-    blocks = grad[:, : h // BLOCK * BLOCK, : w // BLOCK * BLOCK].reshape(c, h // BLOCK, BLOCK, w // BLOCK, BLOCK)
-    return {
-        "l1": grad.abs().sum(),
-        "sum": grad.sum(),
-        "block_sums": blocks.sum(dim=(2, 4)),
-        "at": torch.stack([grad[ci, yi, xi] for ci, yi, xi in positions]),
-    }
-
-
-def seeded_positions(seed: int, shape: tuple[int, int, int]) -> list[list[int]]:
-    gen = torch.Generator().manual_seed(seed)
-    return [[int(torch.randint(0, s, (1,), generator=gen)) for s in shape] for _ in range(N_POSITIONS)]
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``(3, H, W)`` in [0, 1] -> ``(H, W, 3)`` uint8 (what a PNG holds; the tests use ``u8 / 255``)."""
-    return (images * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def main() -> None:
@@ -75,9 +59,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, required=True, help="checkout of lidq92/LinearityIQA")
     parser.add_argument("--commit", help="commit of the checkout (read with git when omitted)")
     args = parser.parse_args()
-    commit = (
-        args.commit or subprocess.check_output(["git", "-C", str(args.repo), "rev-parse", "HEAD"], text=True).strip()
-    )
+    commit = reference_commit(args.repo, args.commit)
     torch.manual_seed(0)
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
@@ -150,7 +132,7 @@ def main() -> None:
                     "score": [score],
                     "y": [float(t) for t in y],
                     "grad_positions": positions,
-                    "grad": gradient_summary(image.grad, positions),
+                    "grad": gradient_summary(image.grad, positions, BLOCK),
                 },
             }
         )

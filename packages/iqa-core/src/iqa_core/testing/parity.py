@@ -36,11 +36,15 @@ from torch import Tensor, nn
 __all__ = [
     "Golden",
     "assert_matches_golden",
+    "gradient_summary",
     "load_golden",
+    "reference_commit",
     "seeded_images",
+    "seeded_positions",
     "seeded_state_dict",
     "seeded_weights_",
     "to_jsonable",
+    "to_uint8",
     "write_golden",
 ]
 
@@ -203,3 +207,35 @@ def assert_matches_golden(
             f"(at {where}: ours {a[where]!r}, official {e[where]!r}; rtol={rtol}, atol={atol})"
         )
     return max_diff
+
+
+def reference_commit(repo: str | Path, commit: str | None = None) -> str:
+    """``commit`` if given, else the HEAD commit of the checkout at ``repo`` (for generators)."""
+    if commit:
+        return commit.strip()
+    import subprocess
+
+    return subprocess.check_output(["git", "-C", str(repo), "rev-parse", "HEAD"], text=True).strip()  # noqa: S603, S607
+
+
+def seeded_positions(seed: int, shape: Sequence[int], count: int = 24) -> list[list[int]]:
+    """``count`` pseudo-random indices into a tensor of ``shape``, a pure function of ``seed``."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return [[int(torch.randint(0, int(s), (1,), generator=gen)) for s in shape] for _ in range(count)]
+
+
+def gradient_summary(grad: Tensor, positions: Sequence[Sequence[int]], block: int = 32) -> dict[str, Tensor]:
+    """A ``(3, H, W)`` gradient in a few numbers: L1 norm, sum, ``block`` x ``block`` sums, values at positions."""
+    c, h, w = grad.shape
+    blocks = grad[:, : h // block * block, : w // block * block].reshape(c, h // block, block, w // block, block)
+    return {
+        "l1": grad.abs().sum(),
+        "sum": grad.sum(),
+        "block_sums": blocks.sum(dim=(2, 4)),
+        "at": torch.stack([grad[ci, yi, xi] for ci, yi, xi in positions]),
+    }
+
+
+def to_uint8(image: Tensor) -> np.ndarray:
+    """``(3, H, W)`` in [0, 1] -> ``(H, W, 3)`` uint8 (what a PNG holds)."""
+    return (image * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
