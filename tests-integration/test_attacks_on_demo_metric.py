@@ -13,8 +13,9 @@ BLACK_BOX = ["nes", "square", "parsimonious", "onepixel", "patch-rs"]
 TRAINABLE = ["uap", "facpa"]
 # Trainable attacks fit on the 4 test images for more epochs than the preset's default 5.
 # The demo metric is trained to penalise white noise, and a full-size signed step (FGSM) is such
-# noise (MADC now starts, as the benchmark's reference code, with a signed step of its small lr): measured on these images, FGSM raises the mean score
-# at eps <= 1/255 (0.5/255: 87.2 -> 94.2) and lowers it from 2/255 on (8/255: 87.2 -> 47.3).
+# noise (MADC now starts, as the benchmark's reference code, with a signed step of its small lr):
+# measured on these images, FGSM raises the mean score at eps <= 1/255 (0.5/255: 87.2 -> 94.2)
+# and lowers it from 2/255 on (8/255: 87.2 -> 47.3).
 # Single-step attacks therefore run inside the metric's linear regime here (documented in the
 # iqa-attacks README); the iterative attacks run at the strong preset.
 PARAMS = {"uap": {"epochs": 40}, "facpa": {"epochs": 40}, "fgsm": {"eps": 0.5 / 255}}
