@@ -71,7 +71,7 @@ class PortedMetric(nn.Module, abc.ABC):
         """``(N, 3, H, W)`` RGB in [0, 1] (already checked, in the network's dtype) -> ``(N,)`` scores."""
 
     def forward(self, images: Tensor) -> Tensor:
-        check_images(images, check_range=False)
+        check_images(images)  # finite, in [0, 1] (randomized smoothing relaxes the range: noisy_inputs)
         dtype = next(self.net.parameters()).dtype
         return self.score(images.to(dtype=dtype))
 

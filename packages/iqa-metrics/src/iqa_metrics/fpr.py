@@ -201,6 +201,7 @@ class FPRMetric(PortedMetric):
     name = "fpr"
     official = FPR
     default_bounds = Bounds(47.22, 77.05)
+    min_size = (PATCH, PATCH)  # one 64x64 patch at least
 
     def __init__(
         self,

@@ -415,7 +415,7 @@ class PyiqaMetric(nn.Module):
         return new
 
     def forward(self, images: Tensor) -> Tensor:
-        check_images(images, check_range=False)
+        check_images(images)  # finite, in [0, 1] (randomized smoothing relaxes the range: noisy_inputs)
         if self._forward_net is not None:
             scores = self._forward_net(self.inner.net, images.to(self.inner.dummy_param.device))
         else:
