@@ -130,3 +130,17 @@ def test_hostile_parameters_build_a_valid_component_or_are_refused_clearly(data)
     budget = getattr(component, "budget", None)
     if budget is not None and budget.kind == "linf":
         assert 0 <= budget.value <= 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"), [("attack", "ifgsm"), ("attack", "square"), ("certifier", "rs"), ("certifier", "ms")]
+)
+def test_a_bare_module_is_refused_with_as_metric_named(kind, name):
+    bare = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    component = iqa_core.create(kind, name)
+    images = torch.rand(1, 3, 32, 32)
+    with pytest.raises(TypeError, match=r"iqa_core\.as_metric\(model, higher_is_better=\.\.\."):
+        component(bare, images) if kind == "attack" else component.certify(bare, images)
+    wrapped = iqa_core.as_metric(lambda x: bare(x).flatten(), higher_is_better=True, bounds=(-1.0, 1.0))
+    if kind == "attack":
+        assert component(wrapped, images).shape == images.shape

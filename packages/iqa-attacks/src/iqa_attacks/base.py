@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from iqa_core import Budget, Metric, Threat, check_images
+from iqa_core import Budget, Metric, Threat, check_images, require_metric
 
 from .loss import Direction, attack_loss
 
@@ -64,6 +64,7 @@ class WhiteBoxAttack(abc.ABC):
         self.direction: Direction = check_direction(direction)
 
     def __call__(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        require_metric(metric, where=f"attack {self.name!r}")  # a bare nn.Module: the error names as_metric
         check_images(images)
         if not getattr(metric, "differentiable", True):
             raise ValueError(
@@ -189,6 +190,7 @@ class BlackBoxAttack(abc.ABC):
         self.last_queries: Tensor | None = None
 
     def __call__(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+        require_metric(metric, where=f"attack {self.name!r}")
         check_images(images)
         x = images.detach()
         oracle = QueryOracle(metric, x.shape[0], self.direction, self.batch_size, x.device)

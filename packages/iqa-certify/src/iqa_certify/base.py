@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from iqa_core import Bounds, Certificate, Metric, check_images
+from iqa_core import Bounds, Certificate, Metric, check_images, require_metric
 
 from .classes import ScoreClasses
 from .denoising import DenoiserFn, DenoiserLike, denoiser_name, resolve_denoiser, run_denoiser
@@ -273,6 +273,7 @@ class ClassificationCertifier(SmoothingCertifier):
     # ---------------------------------------------------------------- public API
     def certify(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None = None) -> list[Certificate]:
         """One certificate per image; see the class docstring."""
+        require_metric(metric, where=f"certifier {type(self).__name__}")
         classes = self.classes(metric)
 
         def one(image: Tensor, sampler: MonteCarloSampler, gen: torch.Generator) -> Certificate:

@@ -45,7 +45,7 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from iqa_core import Certificate, Metric
+from iqa_core import Certificate, Metric, require_metric
 
 from .base import SmoothingCertifier
 from .sampling import MonteCarloSampler, SampleFn
@@ -109,6 +109,7 @@ class MS(SmoothingCertifier):
 
     def certify(self, metric: Metric, images: Tensor, *, generator: torch.Generator | None = None) -> list[Certificate]:
         """One certificate per image: smoothed score, certified bounds, delta and relative delta."""
+        require_metric(metric, where=f"certifier {type(self).__name__}")
         diam = self.metric_bounds(metric).diam
 
         def one(image: Tensor, sampler: MonteCarloSampler, gen: torch.Generator) -> Certificate:
