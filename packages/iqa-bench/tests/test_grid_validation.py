@@ -83,3 +83,15 @@ def test_score_file_duplicates_and_bad_mos_are_refused_with_line_numbers(tmp_pat
     assert "line 3: mos of 'b.png' is 'nan'" in message
     assert "line 4: image 'a.png' again (first on line 2)" in message
     assert "line 5: mos of 'c.png' is ''" in message and "line 6" in message
+
+
+def test_dry_run_of_a_cuda_config_needs_no_gpu_and_a_real_run_says_why_not(tmp_path, image_folder, toy_plugins, capsys):
+    import torch
+
+    path = tmp_path / "cuda.yaml"
+    path.write_text(yaml.safe_dump(_raw(tmp_path, image_folder, device="cuda")))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    assert '"result_rows"' in capsys.readouterr().out
+    if not torch.cuda.is_available():
+        assert main(["run", str(path), "--no-progress"]) == 2
+        assert "CUDA is not available; use device='cpu' or 'auto'" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from iqa_core import registry
@@ -74,8 +75,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .store import ResultStore
 
     config = load_config(args.config)
-    if args.dry_run:
-        runner = Runner(config, store=None, progress=False)  # type: ignore[arg-type]
+    if args.dry_run:  # counts only: needs no accelerator, whatever the config's device
+        runner = Runner(replace(config, device="cpu"), store=None, progress=False)  # type: ignore[arg-type]
         units = runner.load()
         print(json.dumps(estimate(config, units, runner.items), indent=2))
         return 0

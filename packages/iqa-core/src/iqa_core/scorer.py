@@ -26,6 +26,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor, nn
 
+from .errors import UserError
 from .protocols import Metric
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,19 @@ ProgressFn = Callable[[int, "int | None"], None]
 ImagesLike = Tensor | Sequence[Tensor] | Iterable[Tensor]
 
 
+class DeviceUnavailableError(UserError, RuntimeError):
+    """The requested device does not exist on this machine."""
+
+
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
     """``None`` or ``"auto"`` -> CUDA when available, else CPU; anything else as given."""
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} was requested but CUDA is not available; use device='cpu' or 'auto'")
+        raise DeviceUnavailableError(
+            f"device {device!r} was requested but CUDA is not available; use device='cpu' or 'auto'"
+        )
     return dev
 
 
