@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from iqa_bench.cli import main
-from iqa_bench.config import BenchConfig, ConfigError, parse_config
+from iqa_bench.config import CONFIG_KEYS, BenchConfig, ConfigError, parse_config
 from iqa_bench.datasets import DatasetLayoutError, folder
 from iqa_bench.validation import grid_problems
 from iqa_core.images import load_folder
@@ -34,23 +34,7 @@ junk = st.recursive(
     max_leaves=8,
 )
 
-KEYS = [
-    "name",
-    "datasets",
-    "metrics",
-    "attacks",
-    "defences",
-    "certifiers",
-    "mode",
-    "device",
-    "batch_size",
-    "chunk_size",
-    "seed",
-    "eot_samples",
-    "bounds",
-    "store",
-    "cache",
-]
+KEYS = list(CONFIG_KEYS)
 
 
 def _valid(tmp_path) -> dict:

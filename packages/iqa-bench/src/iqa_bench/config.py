@@ -21,6 +21,26 @@ from .schema import MODES, NONE
 DATASET_KINDS = ("demo", "koniq10k", "kadid10k", "nips2017", "agiqa3k", "folder")
 
 
+CONFIG_KEYS: tuple[str, ...] = (
+    "name",
+    "datasets",
+    "metrics",
+    "attacks",
+    "defences",
+    "certifiers",
+    "mode",
+    "device",
+    "batch_size",
+    "chunk_size",
+    "seed",
+    "eot_samples",
+    "bounds",
+    "store",
+    "cache",
+)
+"""The top-level keys of a config file."""
+
+
 class ConfigError(UserError, ValueError):
     """The configuration is invalid; the message names the key and the fix."""
 
@@ -178,23 +198,7 @@ def _dataset(entry: Any, where: str) -> DatasetConfig:
 def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
     """Validate a mapping (from YAML) into a :class:`BenchConfig`."""
     _expect(isinstance(raw, dict), "config", f"expected a mapping at the top level, got {type(raw).__name__}")
-    allowed = {
-        "name",
-        "datasets",
-        "metrics",
-        "attacks",
-        "defences",
-        "certifiers",
-        "mode",
-        "device",
-        "batch_size",
-        "chunk_size",
-        "seed",
-        "eot_samples",
-        "bounds",
-        "store",
-        "cache",
-    }
+    allowed = set(CONFIG_KEYS)
     unknown = set(raw) - allowed
     _expect(not unknown, "config", f"unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
     datasets = raw.get("datasets")
