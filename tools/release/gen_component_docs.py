@@ -22,6 +22,7 @@ TITLES = {
     "defence": "Defences (`iqa.defences`)",
     "denoiser": "Denoisers (`iqa.denoisers`)",
     "certifier": "Certifiers (`iqa.certifiers`)",
+    "measure": "Full-reference measures (`iqa.measures`)",
 }
 
 

@@ -36,6 +36,17 @@ def test_unknown_names_suggest_close_matches(reg):
         reg.available("defense")
 
 
+def test_a_name_of_another_kind_says_which_kind(reg):
+    reg.register("measure", "toy-distance", lambda: lambda reference, distorted: (reference - distorted).abs())
+    with pytest.raises(
+        ComponentNotFoundError, match=r"'toy-distance' is not a metric but a measure: use create\('measure'"
+    ):
+        reg.create("metric", "toy-distance")
+    # catalogue names count too, installed or not: PSNR is a full-reference measure
+    with pytest.raises(ComponentNotFoundError, match=r"not a metric but a measure.*full-reference"):
+        reg.create("metric", "psnr")
+
+
 def test_catalogue_names_name_the_package_to_install(monkeypatch):
     import importlib.metadata as md
 

@@ -206,7 +206,7 @@ def test_ms_ssim_properties() -> None:
 
 
 def test_ms_ssim_is_registered_and_refuses_small_images() -> None:
-    measure = registry.create("metric", "ms_ssim")
+    measure = registry.create("measure", "ms_ssim")
     assert isinstance(measure, MSSSIM) and measure.name == "ms-ssim"
     small = torch.rand(1, 3, 64, 200)
     with pytest.raises(ValueError, match=r"176x176.*scales=3"):

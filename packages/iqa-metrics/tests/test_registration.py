@@ -6,30 +6,32 @@ import importlib
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from iqa_core import registry
 from iqa_metrics.pyiqa_names import PYIQA_NR_NAMES, PyiqaFactory
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
-PORTS_AND_MEASURES = {
-    "demo-cnniqa", "linearity", "koncept512", "spaq", "fpr", "psnr", "ssim", "ms-ssim", "mse", "linf", "lpips", "dists",
-}  # fmt: skip
+PORTS = {"demo-cnniqa", "linearity", "koncept512", "spaq", "fpr"}
+MEASURES = {"psnr", "ssim", "ms-ssim", "mse", "linf", "lpips", "dists"}
 BENCHMARK_NINE = {"linearity", "metaiqa", "koncept512", "spaq", "paq2piq", "maniqa", "clipiqa+", "topiq_nr", "fpr"}
 
 
-def entry_points() -> dict[str, str]:
+def entry_points(group: str = "iqa.metrics") -> dict[str, str]:
     data = tomllib.loads(PYPROJECT.read_text())
-    return data["project"]["entry-points"]["iqa.metrics"]
+    return data["project"]["entry-points"][group]
 
 
 def test_pyproject_lists_every_metric_and_the_script() -> None:
     names = set(entry_points())
-    assert PORTS_AND_MEASURES | set(PYIQA_NR_NAMES) | BENCHMARK_NINE == names
+    assert PORTS | set(PYIQA_NR_NAMES) | BENCHMARK_NINE == names
+    assert set(entry_points("iqa.measures")) == MEASURES
     scripts = tomllib.loads(PYPROJECT.read_text())["project"]["scripts"]
     assert scripts["iqa-metrics"] == "iqa_metrics.cli:main"
 
 
 def test_every_entry_point_target_loads_without_pyiqa_import() -> None:
-    for name, target in entry_points().items():
+    for name, target in {**entry_points(), **entry_points("iqa.measures")}.items():
         module_name, _, attr = target.partition(":")
         if module_name == "iqa_metrics.demo":
             continue  # the demo metric's module and data belong to the demo work
@@ -55,3 +57,16 @@ def test_every_public_name_resolves() -> None:
     for name in iqa_metrics.__all__:
         assert getattr(iqa_metrics, name) is not None, name
     assert iqa_metrics.MSSSIM.name == "ms-ssim"
+
+
+def test_full_reference_measures_are_their_own_kind() -> None:
+    """PSNR & co. take (reference, distorted): listed and created as ``measure``, never as a ``metric``."""
+    from iqa_core import ComponentNotFoundError, FullReferenceMetric, Metric
+
+    registry.refresh()
+    assert set(registry.available("measure")) >= MEASURES
+    assert not MEASURES & set(registry.available("metric"))
+    psnr = registry.create("measure", "psnr")
+    assert isinstance(psnr, FullReferenceMetric) and not isinstance(psnr, Metric)
+    with pytest.raises(ComponentNotFoundError, match=r"not a metric but a measure: use create\('measure', 'psnr'\)"):
+        registry.create("metric", "psnr")

@@ -44,7 +44,7 @@ def create_fr(name: str) -> FullReferenceMetric:
     from iqa_core import ComponentNotFoundError, create
 
     try:
-        fr = create("metric", name)
+        fr = create("measure", name)
     except ComponentNotFoundError as error:
         raise ComponentNotFoundError(
             f"the Zhang et al. attack needs the full-reference measure {name!r}, which comes from the package "

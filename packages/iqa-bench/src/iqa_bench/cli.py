@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iqa-bench", description="Benchmark of NR-IQA defences.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_list = sub.add_parser("list", help="list installed metrics, attacks, defences, denoisers, certifiers")
+    p_list = sub.add_parser("list", help="list installed metrics, measures, attacks, defences, denoisers, certifiers")
     p_list.add_argument("kind", nargs="?", choices=registry.KINDS)
     p_list.add_argument("--presets", action="store_true", help="also show presets (imports the plugins)")
     p_list.set_defaults(handler=_cmd_list)

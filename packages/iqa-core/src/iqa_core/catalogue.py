@@ -29,13 +29,9 @@ KNOWN_COMPONENTS: dict[str, dict[str, str]] = {
             "brisque",
             "liqe",
             "arniqa",
-            "psnr",
-            "ssim",
-            "mse",
-            "lpips",
-            "dists",
         )
     },
+    "measure": {name: "iqa-metrics" for name in ("psnr", "ssim", "ms-ssim", "mse", "linf", "lpips", "dists")},
     "attack": {
         name: "iqa-attacks"
         for name in (

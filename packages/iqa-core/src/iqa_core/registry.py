@@ -31,8 +31,12 @@ GROUPS: dict[str, str] = {
     "defence": "iqa.defences",
     "denoiser": "iqa.denoisers",
     "certifier": "iqa.certifiers",
+    "measure": "iqa.measures",  # full-reference measures (PSNR, SSIM, LPIPS, ...): not Metrics
 }
 KINDS: tuple[str, ...] = tuple(GROUPS)
+_KIND_NOTES = {
+    "measure": " (a full-reference measure takes (reference, distorted), it is not a no-reference Metric)",
+}
 
 
 class ComponentNotFoundError(LookupError):
@@ -150,6 +154,19 @@ class Registry:
                 f"`pip install {provider}`"
             )
         msg = f"no {kind} named {key!r}"
+        elsewhere = [
+            other
+            for other in KINDS
+            if other != kind
+            and (
+                key in self._discovered()[other]
+                or key in self._runtime[other]
+                or key in KNOWN_COMPONENTS.get(other, {})
+            )
+        ]
+        if elsewhere:
+            other = elsewhere[0]
+            return f"{key!r} is not a {kind} but a {other}: use create({other!r}, {key!r}){_KIND_NOTES.get(other, '')}"
         close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
         known_close = difflib.get_close_matches(key, list(KNOWN_COMPONENTS.get(kind, {})), n=3, cutoff=0.5)
         if close:

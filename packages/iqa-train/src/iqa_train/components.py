@@ -17,7 +17,7 @@ import iqa_core
 from iqa_core import ComponentNotFoundError
 from iqa_core import measures as core_measures
 
-PROVIDERS = {"attack": "iqa-attacks", "metric": "iqa-metrics", "defence": "iqa-purify"}
+PROVIDERS = {"attack": "iqa-attacks", "metric": "iqa-metrics", "measure": "iqa-metrics", "defence": "iqa-purify"}
 
 
 class MissingComponentError(LookupError):
@@ -90,7 +90,7 @@ def distance_measure(name: str, device: torch.device) -> Measure:
     if key == "none":
         return no_change
     if key in ("lpips", "dists"):
-        fr = create("metric", key, f"the MOS adjustment M = {key.upper()}", device=str(device))
+        fr = create("measure", key, f"the MOS adjustment M = {key.upper()}", device=str(device))
         if hasattr(fr, "eval"):
             fr.eval()
         higher = bool(getattr(fr, "higher_is_better", False))
