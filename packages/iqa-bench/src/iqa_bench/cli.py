@@ -6,10 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from iqa_core import registry
+
+from .commands import estimate as estimate_command
+from .commands import run as run_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -68,32 +70,6 @@ def _store_path(run: str) -> Path:
     return path
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .planning import estimate
-    from .runner import Runner
-    from .store import ResultStore
-
-    config = load_config(args.config)
-    if args.dry_run:  # counts only: needs no accelerator, whatever the config's device
-        runner = Runner(replace(config, device="cpu"), store=None, progress=False)  # type: ignore[arg-type]
-        units = runner.load()
-        print(json.dumps(estimate(config, units, runner.items), indent=2))
-        return 0
-    with ResultStore(config.store_path) as store:
-        runner = Runner(config, store, progress=not args.no_progress, say=lambda m: print(m, file=sys.stderr))
-        summary = runner.run()
-        store.set_meta("units_total", summary.units_total)
-    print(
-        f"{config.name}: {summary.units_run} units run, {summary.units_skipped} already done, "
-        f"{summary.rows_written} rows written ({summary.rows_failed} failed) in {summary.seconds:.1f} s; "
-        f"store {config.store_path}"
-    )
-    if args.report:
-        return _write_report(config.store_path, Path(args.report), None)
-    return 0
-
-
 def _cmd_status(args: argparse.Namespace) -> int:
     from .store import ResultStore
 
@@ -128,8 +104,13 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) ->
     return 0
 
 
+def write_report_folder(store_path: Path, out: str) -> int:
+    """Every table, statistic, plot and the HTML leaderboard of a store, into the folder ``out``."""
+    return _write_report(store_path, Path(out), None)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _write_report(_store_path(args.run), Path(args.out), None)
+    return write_report_folder(_store_path(args.run), args.out)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -191,11 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_quick.set_defaults(handler=_cmd_quickstart)
 
     p_run = sub.add_parser("run", help="run (or resume) the experiment grid of a YAML config")
-    p_run.add_argument("config")
-    p_run.add_argument("--dry-run", action="store_true", help="print the grid size and the amount of work, run nothing")
-    p_run.add_argument("--report", default=None, help="write the report to this folder when done")
-    p_run.add_argument("--no-progress", action="store_true")
-    p_run.set_defaults(handler=_cmd_run)
+    run_command.add_arguments(p_run)
+    p_run.set_defaults(handler=run_command.main)
+
+    p_estimate = sub.add_parser(
+        "estimate", help="size of a config's grid and the work in it (no datasets, no GPU needed)"
+    )
+    estimate_command.add_arguments(p_estimate)
+    p_estimate.set_defaults(handler=estimate_command.main)
 
     p_status = sub.add_parser("status", help="progress of a run (store file, its folder or the config)")
     p_status.add_argument("run")
