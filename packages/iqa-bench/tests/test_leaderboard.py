@@ -113,14 +113,67 @@ def test_html_page_escapes_every_string() -> None:
         't"1',
         f"title {name}",
         [leaderboard.Column("defence", f"col {name}", numeric=False), leaderboard.Column("d", "D")],
-        [{"defence": name, "d": 1.0}],
+        [{"defence": name, "d": 1.0, "metric": name}],
         note=name,
     )
-    heatmap = leaderboard.Heatmap(name, [name], ["a&b"], [[0.5]], higher_is_better=False)
-    scatter = leaderboard.Scatter(name, name, name, [{"label": name, "x": 1.0, "y": 2.0, "pareto": True}])
-    page = leaderboard.render_page(name, tables=[table], heatmaps=[heatmap], scatters=[scatter], notes=[name])
-    assert page.count("<script>") == 1  # the page's own script only
+    columns = [leaderboard.BoardColumn("srocc_adv", f"SROCC {name}", True, name)]
+    summaries = [
+        {"defence": d, "mode": "non-adaptive", "dataset": name, "metric": "m", "attack": name, "srocc_adv": v}
+        for d, v in ((name, 0.9), ("none", 0.5), ("jpeg", 0.7))
+    ]
+    board = leaderboard.build_board(summaries, columns, rank_by="srocc_adv", presets={"non-adaptive": {name: name}})
+    board.entry_links = {name: "entries/x.json"}
+    figure = leaderboard.PageFigure("f1", name, b"\x89PNG", caption=name, filters={"mode": name})
+    page = leaderboard.render_page(
+        name,
+        board=board,
+        tables=[table],
+        figures=[leaderboard.FigureSection("s", name, [figure], note=name)],
+        notes=[name],
+        glossary=[leaderboard.Glossary(name, False, name)],
+        metric_directions={name: False},
+    )
+    assert page.count("<script>") == 1  # the page's own script only (the data block is typed JSON)
+    assert '<script type="application/json" id="board-data">' in page
+    data = page.split('id="board-data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and json.loads(data)["defences"][0] == "none"  # tojson escapes < as \u003c
+    assert name not in page.replace(data, "")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "a&amp;b" in page and 'id="t&quot;1"' in page
-    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # no network resource
+    assert 'id="t&#34;1"' in page and 'data-f-metric="&lt;script&gt;' in page
+    assert "http://" not in page and "https://" not in page  # no network resource
     assert "script-src 'sha256-" in page
+    ranks = [row.rank for row in leaderboard.board_view(board)]
+    assert [row.defence for row in leaderboard.board_view(board)] == ["none", name, "jpeg"] and ranks == [None, 1, 2]
+
+
+def test_board_view_ranks_ties_and_direction() -> None:
+    columns = [
+        leaderboard.BoardColumn("d", "D", False),
+        leaderboard.BoardColumn("srocc_adv", "SROCC", True),
+        leaderboard.BoardColumn("n_images", "n", None, how="sum"),
+    ]
+    values = {"a": (1.0, 0.5), "b": (1.0, 0.9), "c": (3.0, float("nan")), "none": (9.0, 0.1)}
+    summaries = [
+        {
+            "defence": k,
+            "mode": m,
+            "dataset": "x",
+            "metric": "m",
+            "attack": "fgsm",
+            "d": d,
+            "srocc_adv": s,
+            "n_images": 5,
+        }
+        for k, (d, s) in values.items()
+        for m in ("non-adaptive", "adaptive")
+    ]
+    board = leaderboard.build_board(summaries, columns, rank_by="d")
+    rows = leaderboard.board_view(board)
+    assert [(r.defence, r.rank) for r in rows] == [("none", None), ("a", 1), ("b", 1), ("c", 3)]
+    assert rows[1].values["n_images"] == 5  # one mode selected: counts are not doubled
+    rows = leaderboard.board_view(board, rank_by="srocc_adv")
+    assert [(r.defence, r.rank) for r in rows] == [("none", None), ("b", 1), ("a", 2), ("c", None)]
+    with pytest.raises(ValueError, match="not in this leaderboard"):
+        leaderboard.board_view(board, {"metric": "nope"})
+    assert leaderboard.entry_slug("jpeg") == "jpeg"
+    assert leaderboard.entry_slug("<script>").startswith("script-") and leaderboard.entry_slug("a/b") != "a-b"

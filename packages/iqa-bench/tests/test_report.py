@@ -107,13 +107,23 @@ def test_markdown_and_html(written: dict[str, list[Path]]) -> None:
     assert md.startswith("# iqa-bench report")
     assert "## by defence" in md and "| D^(D) |" in md and "## win rates on d\\_defended" in md
     page = written["html"][0].read_text()
-    assert page.count("<svg") >= 6 and 'id="leaderboard"' in page and 'id="certified"' in page
+    assert 'id="leaderboard"' in page and 'id="certified"' in page and 'id="by-defence"' in page
+    figures = {p.stem for p in written["png"]}  # every written figure is inline in the page too
+    assert page.count('<img src="data:image/png;base64,') == len(figures) >= 10
+    for stem in figures:
+        assert f'id="figure-{stem.replace("_", "-")}"' in page
+    entries = [p for p in written["html"][1:]]
+    assert {p.parent.name for p in entries} == {"entries"} and len(entries) == 3  # none, good, bad
+    for path in entries:
+        (entry,) = leaderboard.load_entries(path)
+        assert f'href="entries/{path.name}"' in page and entry["method"] == path.stem
 
 
 def test_formats_subset_empty_input_and_errors(tmp_path: Path) -> None:
     only = write_report([], None, BOUNDS, tmp_path / "empty", formats=("csv", "json", "md", "html", "svg"))
     assert "png" not in only and only["svg"] == []
     assert "No results to show." in only["html"][0].read_text()
+    assert 'id="leaderboard"' not in only["html"][0].read_text()
     assert json.loads(only["json"][0].read_text()) == []
     with pytest.raises(ValueError, match="unknown report format"):
         write_report([], None, BOUNDS, tmp_path / "x", formats=("pdf",))

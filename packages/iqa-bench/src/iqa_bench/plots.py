@@ -1,12 +1,15 @@
 """Report figures with matplotlib (Agg canvas, no pyplot state): heatmaps, Pareto scatter, bars.
 
-Each function writes one file per requested format (``png``, ``svg``) as ``<stem>.<format>``
-and returns the paths. The global matplotlib backend is left untouched: figures are drawn on
-their own :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`.
+``heatmap_figure``, ``pareto_figure`` and ``bar_figure`` build a :class:`~matplotlib.figure.Figure`;
+:func:`save_figure` writes it (one file per format, ``png`` / ``svg``, as ``<stem>.<format>``) and
+:func:`png_bytes` renders it in memory (for the HTML page). ``heatmap``, ``pareto_scatter`` and
+``bar_chart`` build and write in one call and return the paths. The global matplotlib backend is
+left untouched: figures are drawn on their own :class:`~matplotlib.backends.backend_agg.FigureCanvasAgg`.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,18 +27,31 @@ def _text(value: Any) -> str:
     return str(value).replace("$", r"\$")
 
 
-def _save(figure: Figure, stem: Path, formats: Sequence[str]) -> list[Path]:
+DPI = 120
+
+
+def save_figure(figure: Figure, stem: str | Path, formats: Sequence[str] = FORMATS, *, dpi: int = DPI) -> list[Path]:
+    """Write ``figure`` as ``<stem>.<format>`` for each format; return the paths."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown plot format(s) {unknown}; choose from {FORMATS}")
     FigureCanvasAgg(figure)
+    stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
-        figure.savefig(path, format=fmt, dpi=120, bbox_inches="tight")
+        figure.savefig(path, format=fmt, dpi=dpi, bbox_inches="tight")
         paths.append(path)
     return paths
+
+
+def png_bytes(figure: Figure, *, dpi: int = 96) -> bytes:
+    """``figure`` as PNG bytes (for an inline ``data:`` image)."""
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def heatmap(
@@ -50,6 +66,22 @@ def heatmap(
     formats: Sequence[str] = FORMATS,
 ) -> list[Path]:
     """A ``rows x cols`` heatmap with the values written in the cells (green = better, NaN blank)."""
+    figure = heatmap_figure(
+        values, row_labels, col_labels, title=title, higher_is_better=higher_is_better, digits=digits
+    )
+    return save_figure(figure, stem, formats)
+
+
+def heatmap_figure(
+    values: Sequence[Sequence[float]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    title: str = "",
+    higher_is_better: bool = True,
+    digits: int = 2,
+) -> Figure:
+    """The figure of :func:`heatmap`."""
     array = np.asarray(values, dtype=np.float64).reshape(len(row_labels), len(col_labels))
     figure = Figure(figsize=(1.0 + 0.8 * len(col_labels), 1.2 + 0.4 * len(row_labels)))
     axes = figure.add_subplot()
@@ -62,7 +94,7 @@ def heatmap(
             axes.text(j, i, f"{value:.{digits}f}", ha="center", va="center", fontsize=8)
     figure.colorbar(image, ax=axes)
     axes.set_title(_text(title))
-    return _save(figure, Path(stem), formats)
+    return figure
 
 
 def pareto_scatter(
@@ -78,6 +110,21 @@ def pareto_scatter(
     formats: Sequence[str] = FORMATS,
 ) -> list[Path]:
     """Scatter of ``points[x]`` vs ``points[y]``; points flagged ``pareto`` are red and joined."""
+    figure = pareto_figure(points, x, y, label=label, x_label=x_label, y_label=y_label, title=title)
+    return save_figure(figure, stem, formats)
+
+
+def pareto_figure(
+    points: Sequence[Mapping[str, Any]],
+    x: str,
+    y: str,
+    *,
+    label: str = "label",
+    x_label: str | None = None,
+    y_label: str | None = None,
+    title: str = "",
+) -> Figure:
+    """The figure of :func:`pareto_scatter`."""
     figure = Figure(figsize=(6.4, 4.4))
     axes = figure.add_subplot()
     finite = [p for p in points if math.isfinite(float(p[x])) and math.isfinite(float(p[y]))]
@@ -95,7 +142,7 @@ def pareto_scatter(
     axes.set_ylabel(_text(y_label or y))
     axes.set_title(_text(title))
     axes.grid(alpha=0.3)
-    return _save(figure, Path(stem), formats)
+    return figure
 
 
 def bar_chart(
@@ -111,6 +158,21 @@ def bar_chart(
     formats: Sequence[str] = FORMATS,
 ) -> list[Path]:
     """Bars of ``table[value]`` per ``label`` (one bar per ``group`` value side by side, ``error`` as whiskers)."""
+    figure = bar_figure(table, value, label=label, group=group, error=error, title=title, y_label=y_label)
+    return save_figure(figure, stem, formats)
+
+
+def bar_figure(
+    table: Sequence[Mapping[str, Any]],
+    value: str,
+    *,
+    label: str = "defence",
+    group: str | None = "mode",
+    error: str | None = None,
+    title: str = "",
+    y_label: str | None = None,
+) -> Figure:
+    """The figure of :func:`bar_chart`."""
     labels = list(dict.fromkeys(str(row[label]) for row in table))
     groups = list(dict.fromkeys(str(row[group]) for row in table)) if group else [""]
     figure = Figure(figsize=(1.5 + 0.55 * len(labels) * max(1, len(groups)) ** 0.5, 4.0))
@@ -134,4 +196,4 @@ def bar_chart(
     if group and len(groups) > 1:
         axes.legend(fontsize=8)
     axes.grid(axis="y", alpha=0.3)
-    return _save(figure, Path(stem), formats)
+    return figure

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from . import aggregate, plots, stats
 from .aggregate import SCORES, Bounds, Row, Summary
+from .leaderboard import board as lb_board
 from .leaderboard import entries as lb_entries
 from .leaderboard import html as lb_html
 from .leaderboard import tables as lb_tables
@@ -44,6 +48,26 @@ MAIN_SCORES: tuple[str, ...] = (
 PARETO_PAIRS: tuple[tuple[str, str], ...] = (("d", "srocc_adv"), ("gain", "quality"))
 """(x, y) of the Pareto fronts: SROCC_adv vs D (Fig. 3a), Quality vs Gain (purification paper)."""
 
+LEADERBOARD_COLUMNS: tuple[tuple[str, str | None, int, float], ...] = (
+    ("seconds_defence", "Time ms/img", 2, 1000.0),
+    ("srocc_clean", None, 3, 1.0),
+    ("srocc_adv", None, 3, 1.0),
+    ("d_defended", None, 2, 1.0),
+    ("r", None, 2, 1.0),
+    ("psnr", None, 2, 1.0),
+    ("ssim", None, 3, 1.0),
+    ("mse", "MSE ×10⁻³", 2, 1000.0),
+    ("linf", None, 3, 1.0),
+    ("gain", None, 3, 1.0),
+    ("quality", None, 3, 1.0),
+    ("d", None, 2, 1.0),
+    ("r_defended", None, 2, 1.0),
+    ("plcc_adv", None, 3, 1.0),
+)
+"""The HTML leaderboard's score columns ``(score, label or None for the score's own, digits, display scale)``:
+the benchmark's Table 2 first (time, SROCC clear/adv, D^(D), R, PSNR, SSIM, MSE ×10⁻³, Linf), then the
+purification paper's Gain and Quality, then D, R^(D) and PLCC adv."""
+
 ROLLUPS: tuple[str, ...] = (
     "by_defence",
     "by_metric",
@@ -66,6 +90,9 @@ class Report:
     entries: list[dict[str, Any]] = field(default_factory=list)
     directions: dict[str, bool] = field(default_factory=dict)
     """``{metric: higher_is_better}`` of every metric in the report."""
+    selected: list[dict[str, Any]] = field(default_factory=list)
+    """Per-experiment summaries with each defence's selected preset per mode (the leaderboard's cells)."""
+    select_by: str = "srocc_adv"
 
 
 def metric_directions(store: Any) -> dict[str, bool]:
@@ -120,6 +147,8 @@ def build_report(
         selected = [dict(s) for s in stats.apply_presets(selected, chosen, mode=mode)]
         selected_rows = list(stats.apply_presets(selected_rows, chosen, mode=mode))
 
+    report.selected = selected
+    report.select_by = select_by
     report.tables["by_defence"] = aggregate.by_defence(selected)
     report.tables["by_metric"] = aggregate.by_metric(selected)
     report.tables["by_attack"] = aggregate.by_attack(selected, attack_types)
@@ -199,17 +228,68 @@ def _heatmap_data(
     return attacks, defences, values
 
 
-def _html_page(report: Report, title: str) -> str:
-    def columns_for(table: Sequence[Mapping[str, Any]]) -> list[lb_html.Column]:
-        out = []
-        for name in _main_columns(table):
-            numeric = name in SCORES or name.startswith("n_")
-            higher = SCORES[name].higher_is_better if name in SCORES else None
-            out.append(lb_html.Column(name, _label(name), numeric=numeric, higher_is_better=higher))
-        return out
+def _board(report: Report) -> lb_board.Board:
+    columns = [
+        lb_board.BoardColumn(
+            key,
+            label or SCORES[key].label,
+            SCORES[key].higher_is_better,
+            SCORES[key].description + (f" (shown ×{scale:g})" if scale != 1.0 else ""),
+            digits,
+            scale,
+        )
+        for key, label, digits, scale in LEADERBOARD_COLUMNS
+    ]
+    columns += [
+        lb_board.BoardColumn("n_experiments", "n exp.", None, "experiments averaged", 0, how="sum"),
+        lb_board.BoardColumn("n_images", "n images", None, "images scored", 0, how="sum"),
+        lb_board.BoardColumn("n_failed", "n failed", None, "images whose evaluation failed (not scored)", 0, how="sum"),
+    ]
+    presets: dict[str, dict[str, str]] = {}
+    for choice in report.tables.get("preset_selection", []):
+        presets.setdefault(str(choice["mode"]), {})[str(choice["defence"])] = str(choice["preset"])
+    rank_by = report.select_by if report.select_by in SCORES else "srocc_adv"
+    return lb_board.build_board(
+        report.selected,
+        columns,
+        presets=presets,
+        types={str(e["method"]): str(e["defence_type"]) for e in report.entries},
+        rank_by=rank_by,
+        baseline=aggregate.NONE,
+        modes=MODES,
+        directions=report.directions,
+    )
 
+
+def _table_columns(table: Sequence[Mapping[str, Any]]) -> list[lb_html.Column]:
+    out = []
+    for name in _main_columns(table):
+        numeric = name in SCORES or name.startswith("n_")
+        info = SCORES.get(name)
+        out.append(
+            lb_html.Column(
+                name,
+                _label(name),
+                numeric=numeric,
+                higher_is_better=info.higher_is_better if info else None,
+                digits=0 if name.startswith("n_") else 3,
+                description=info.description if info else "",
+            )
+        )
+    return out
+
+
+def _html_page(
+    report: Report,
+    title: str,
+    *,
+    entry_links: Mapping[str, str] | None = None,
+    figures: Sequence[lb_html.FigureSection] = (),
+) -> str:
+    board = _board(report)
+    board.entry_links = dict(entry_links or {})
     sections = [
-        ("leaderboard", "Leaderboard: defences (best-SROCC_adv preset per mode)", "by_defence"),
+        ("by-defence", "Per defence and mode (every column)", "by_defence"),
         ("by-defence-type", "Per defence type", "by_defence_type"),
         ("by-attack-strength", "Per attack strength (preset)", "by_attack_strength"),
         ("by-attack", "Per attack", "by_attack"),
@@ -218,7 +298,7 @@ def _html_page(report: Report, title: str) -> str:
         ("clean", "Clean images (attack = none)", "clean"),
     ]
     tables = [
-        lb_html.Table(table_id, caption, columns_for(report.tables[name]), report.tables[name])
+        lb_html.Table(table_id, caption, _table_columns(report.tables[name]), report.tables[name])
         for table_id, caption, name in sections
         if report.tables.get(name)
     ]
@@ -226,17 +306,23 @@ def _html_page(report: Report, title: str) -> str:
         certified = report.tables["by_certifier"]
         columns = [lb_html.Column("certifier", "certifier", numeric=False), lb_html.Column("kind", "kind", False)]
         columns += [
-            lb_html.Column(name, info.label, higher_is_better=info.higher_is_better)
+            lb_html.Column(name, info.label, higher_is_better=info.higher_is_better, description=info.description)
             for name, info in aggregate.CERTIFIED_SCORES.items()
         ]
-        columns += [lb_html.Column("n_images", "n images"), lb_html.Column("n_failed", "n failed")]
+        columns += [lb_html.Column("n_images", "n images", digits=0), lb_html.Column("n_failed", "n failed", digits=0)]
         tables.append(lb_html.Table("certified", "Certified defences", columns, certified))
     for (value, dataset, mode), matrix in sorted(report.win_rates.items()):
-        columns = [lb_html.Column("defence", "defence", numeric=False)]
-        columns += [lb_html.Column(m, m, digits=1) for m in matrix.methods]
+        columns = [lb_html.Column("defence", "row beats column", numeric=False)]
+        columns += [
+            lb_html.Column(
+                m, m, digits=1, higher_is_better=True, description=f"% of experiments where the row beats {m}"
+            )
+            for m in matrix.methods
+        ]
         note = (
             f"% of experiments where the row defence beats the column defence on {value} "
-            f"(one-sided Wilcoxon, Bonferroni over {matrix.family_size} tests, alpha = {matrix.alpha})"
+            f"(one-sided Wilcoxon, Bonferroni over {matrix.family_size} tests, alpha = {matrix.alpha}); "
+            "higher is better for the row."
         )
         tables.append(
             lb_html.Table(
@@ -245,44 +331,40 @@ def _html_page(report: Report, title: str) -> str:
                 columns,
                 matrix.rows(),
                 note,
+                filters={"dataset": dataset, "mode": mode},
             )
         )
-    heatmaps = []
-    modes = sorted({str(r["mode"]) for r in report.tables.get("by_attack", [])})
-    for mode in modes:
-        for value in ("gain", "srocc_adv"):
-            attacks, defences, values = _heatmap_data(report.tables["by_attack"], value, mode)
-            heatmaps.append(
-                lb_html.Heatmap(
-                    f"{SCORES[value].label} per attack x defence ({mode})",
-                    attacks,
-                    defences,
-                    values,
-                    SCORES[value].higher_is_better,
-                )
-            )
-    scatters = [
-        lb_html.Scatter(
-            f"{SCORES[y].label} vs {SCORES[x].label} (non-adaptive, every defence preset)",
-            SCORES[x].label + (" ↑" if SCORES[x].higher_is_better else " ↓"),
-            SCORES[y].label + (" ↑" if SCORES[y].higher_is_better else " ↓"),
-            [{"label": p["label"], "x": p[x], "y": p[y], "pareto": p["pareto"]} for p in points],
-            ("red: Pareto-optimal configurations",),
-        )
-        for (x, y), points in report.pareto.items()
-        if points
+    glossary = [
+        lb_html.Glossary(
+            "#",
+            None,
+            f"rank by the chosen column (default {SCORES[board.rank_by].label}, the score "
+            "each defence's preset was chosen by); ties share a rank; the baseline 'none' is not ranked",
+        ),
+        lb_html.Glossary("preset", None, "the defence's preset in the selected mode"),
+        *(lb_html.Glossary(c.label, c.higher_is_better, c.description) for c in board.columns),
+        lb_html.Glossary("entry", None, "the defence's raw leaderboard entry (JSON Schema: entry.schema.json)"),
     ]
     notes = [
-        "Scores as defined by the Guardians of Image Quality benchmark (section 3.5) and the adversarial "
-        "purification paper (Gain, Quality). Click a column header to sort; #sort=<column>&desc=1 in the "
-        "URL sorts on load.",
+        "Scores as defined by the Guardians of Image Quality benchmark (section 3.5, Table 2) and the adversarial "
+        "purification paper (Gain, Quality). Filters recompute the leaderboard and hide the rows of the breakdown "
+        "tables and the figures they exclude; the filters and the sort live in the URL hash, so a view can be shared "
+        "as a link. Click a column header to sort.",
         _direction_note(report.directions),
         "Certified defences: Cert.R only for classification certifiers, Cert.RD only for regression ones "
         "(median smoothing); — where a score does not apply.",
     ]
     if not tables:
         notes.append("No results to show.")
-    return lb_html.render_page(title, tables=tables, heatmaps=heatmaps, scatters=scatters, notes=notes)
+    return lb_html.render_page(
+        title,
+        board=board if board.cells else None,
+        tables=tables,
+        figures=figures,
+        notes=notes,
+        glossary=glossary,
+        metric_directions=report.directions,
+    )
 
 
 def _markdown(report: Report, title: str) -> str:
@@ -310,57 +392,144 @@ def _markdown(report: Report, title: str) -> str:
     return "\n".join(parts)
 
 
-def _figures(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
-    paths: list[Path] = []
+@dataclass
+class FigureSpec:
+    """One report figure: file stem, page section, title, the filters it belongs to, and its builder."""
+
+    name: str
+    section: str
+    title: str
+    build: Callable[[], Figure]
+    caption: str = ""
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+FIGURE_SECTIONS: dict[str, tuple[str, str]] = {
+    "pareto": ("Pareto fronts", "Every defence preset (non-adaptive); red: Pareto-optimal configurations."),
+    "heatmaps": ("Heatmaps", "Green is better in each map's own direction."),
+    "bars": ("Per-defence bars", "Mean ± std over experiments, one bar per mode."),
+    "winrates": ("Win-rate matrices", "% of experiments where the row defence significantly beats the column one."),
+}
+"""Figure sections of the HTML page: ``{id: (title, note)}``, in page order."""
+
+
+def figure_specs(report: Report) -> list[FigureSpec]:
+    """Every figure of the report (Pareto fronts, heatmaps, bars, win-rate matrices), not yet drawn."""
+    specs: list[FigureSpec] = []
+    for (x, y), points in report.pareto.items():
+        if points:
+            x_label, y_label = f"{SCORES[x].label} ({_arrow(x)})", f"{SCORES[y].label} ({_arrow(y)})"
+            build = partial(
+                plots.pareto_figure, points, x, y, x_label=x_label, y_label=y_label, title="non-adaptive, every preset"
+            )
+            specs.append(
+                FigureSpec(
+                    f"pareto_{x}_{y}", "pareto", f"{y_label} vs {x_label}", build, filters={"mode": "non-adaptive"}
+                )
+            )
     by_attack = report.tables.get("by_attack", [])
     for mode in sorted({str(r["mode"]) for r in by_attack}):
         for value in ("gain", "srocc_adv"):
             attacks, defences, values = _heatmap_data(by_attack, value, mode)
-            paths += plots.heatmap(
-                values,
-                attacks,
-                defences,
-                out / f"heatmap_{value}_{mode}",
-                title=f"{SCORES[value].label} per attack x defence ({mode})",
-                higher_is_better=SCORES[value].higher_is_better,
-                formats=formats,
-            )
-    for (x, y), points in report.pareto.items():
-        if points:
-            paths += plots.pareto_scatter(
-                points,
-                x,
-                y,
-                out / f"pareto_{x}_{y}",
-                x_label=SCORES[x].label,
-                y_label=SCORES[y].label,
-                title="non-adaptive, every defence preset",
-                formats=formats,
+            title = f"{SCORES[value].label} per attack x defence ({mode})"
+            higher = SCORES[value].higher_is_better
+            build = partial(plots.heatmap_figure, values, attacks, defences, title=title, higher_is_better=higher)
+            specs.append(
+                FigureSpec(
+                    f"heatmap_{value}_{mode}",
+                    "heatmaps",
+                    title,
+                    build,
+                    caption=direction_caption(higher),
+                    filters={"mode": mode},
+                )
             )
     by_defence = report.tables.get("by_defence", [])
     if by_defence:
         for value in ("d_defended", "srocc_adv", "gain"):
-            paths += plots.bar_chart(
+            title = f"{SCORES[value].label} per defence"
+            build = partial(
+                plots.bar_figure,
                 by_defence,
                 value,
-                out / f"bars_{value}",
                 error=f"{value}_std",
-                title=f"{SCORES[value].label} per defence",
-                y_label=SCORES[value].label,
-                formats=formats,
+                title=title,
+                y_label=f"{SCORES[value].label} ({_arrow(value)})",
+            )
+            specs.append(
+                FigureSpec(
+                    f"bars_{value}", "bars", title, build, caption=direction_caption(SCORES[value].higher_is_better)
+                )
             )
     for (value, dataset, mode), matrix in sorted(report.win_rates.items()):
         if matrix.methods:
-            paths += plots.heatmap(
-                [[matrix.rates[a][b] for b in matrix.methods] for a in matrix.methods],
-                matrix.methods,
-                matrix.methods,
-                out / _matrix_name(value, dataset, mode),
-                title=f"Win rate % on {value} ({dataset}, {mode})",
-                digits=0,
-                formats=formats,
+            title = f"Win rate % on {value} ({dataset}, {mode})"
+            rates = [[matrix.rates[a][b] for b in matrix.methods] for a in matrix.methods]
+            build = partial(plots.heatmap_figure, rates, matrix.methods, matrix.methods, title=title, digits=0)
+            specs.append(
+                FigureSpec(
+                    _matrix_name(value, dataset, mode),
+                    "winrates",
+                    title,
+                    build,
+                    caption="row beats column; higher is better for the row",
+                    filters={"dataset": dataset, "mode": mode},
+                )
             )
+    return specs
+
+
+def _arrow(score: str) -> str:
+    return "↑" if SCORES[score].higher_is_better else "↓"
+
+
+def direction_caption(higher_is_better: bool) -> str:
+    return "higher is better" if higher_is_better else "lower is better"
+
+
+def _figures(report: Report, out: Path, formats: Sequence[str]) -> list[Path]:
+    paths: list[Path] = []
+    for spec in figure_specs(report):
+        paths += plots.save_figure(spec.build(), out / spec.name, formats)
     return paths
+
+
+def page_figures(report: Report, *, dpi: int = 80) -> list[lb_html.FigureSection]:
+    """The report's figures as inline PNGs for the HTML page, grouped by section."""
+    by_section: dict[str, list[lb_html.PageFigure]] = {key: [] for key in FIGURE_SECTIONS}
+    for spec in figure_specs(report):
+        png = plots.png_bytes(spec.build(), dpi=dpi)
+        figure_id = "figure-" + spec.name.replace("_", "-")
+        by_section.setdefault(spec.section, []).append(
+            lb_html.PageFigure(figure_id, spec.title, png, spec.caption, spec.filters)
+        )
+    return [
+        lb_html.FigureSection(
+            key, FIGURE_SECTIONS.get(key, (key, ""))[0], figures, FIGURE_SECTIONS.get(key, (key, ""))[1]
+        )
+        for key, figures in by_section.items()
+    ]
+
+
+def write_html(report: Report, out: Path, title: str) -> list[Path]:
+    """``leaderboard.html`` and, beside it, ``entries/<defence>.json`` (one validated entry per defence)."""
+    folder = out / "entries"
+    folder.mkdir(parents=True, exist_ok=True)
+    links: dict[str, str] = {}
+    paths: list[Path] = []
+    taken: set[str] = set()
+    for entry in report.entries:
+        lb_entries.validate_entry(entry)
+        slug = lb_board.entry_slug(str(entry["method"]), taken)
+        path = folder / f"{slug}.json"
+        path.write_text(
+            json.dumps(lb_entries.plain(entry), indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        links[str(entry["method"])] = f"entries/{slug}.json"
+        paths.append(path)
+    page = out / "leaderboard.html"
+    page.write_text(_html_page(report, title, entry_links=links, figures=page_figures(report)), encoding="utf-8")
+    return [page, *paths]
 
 
 def write_report(
@@ -396,7 +565,9 @@ def write_report(
               ``winrate_<value>_<dataset>_<mode>.csv`` and ``pareto_<x>_<y>.csv``;
             * ``"json"``: ``leaderboard.json`` (validated entries, one per defence) and
               ``report.json`` (every table; NaN as null);
-            * ``"md"``: ``report.md``; ``"html"``: ``leaderboard.html`` (one static page);
+            * ``"md"``: ``report.md``; ``"html"``: ``leaderboard.html`` (one static page: the ranked
+              leaderboard with filters, the tables and the figures inline) and ``entries/<defence>.json``
+              beside it (each row's raw entry, linked from the page);
             * ``"png"``: ``figures/*.png`` and ``figures/*.svg`` (heatmaps, Pareto scatter, bars,
               win-rate matrices); ``"svg"`` alone: the SVG figures only.
 
@@ -460,9 +631,7 @@ def write_report(
         path.write_text(_markdown(report, title), encoding="utf-8")
         written["md"] = [path]
     if "html" in formats:
-        path = out / "leaderboard.html"
-        path.write_text(_html_page(report, title), encoding="utf-8")
-        written["html"] = [path]
+        written["html"] = write_html(report, out, title)
     figure_formats = [f for f in ("png", "svg") if f in formats or (f == "svg" and "png" in formats)]
     if figure_formats:
         paths = _figures(report, out / "figures", figure_formats)

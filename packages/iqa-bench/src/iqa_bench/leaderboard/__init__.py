@@ -1,7 +1,8 @@
-"""Leaderboard export: CSV, JSON entries (with a JSON Schema), Markdown and a static HTML page."""
+"""Leaderboard export: CSV, JSON entries (with a JSON Schema), Markdown and a static HTML page (Jinja2 template)."""
 
 from __future__ import annotations
 
+from .board import Board, BoardColumn, BoardRow, board_view, build_board, entry_slug
 from .entries import (
     SCHEMA_VERSION,
     EntryValidationError,
@@ -14,28 +15,34 @@ from .entries import (
     validate_entry,
     write_json,
 )
-from .html import Column, Heatmap, Scatter, Table, esc, heatmap_svg, render_page, scatter_svg
+from .html import Column, FigureSection, Glossary, PageFigure, Table, direction_text, esc, render_page
 from .tables import columns_of, escape_markdown, format_value, to_markdown, write_csv
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Board",
+    "BoardColumn",
+    "BoardRow",
     "Column",
     "EntryValidationError",
-    "Heatmap",
-    "Scatter",
+    "FigureSection",
+    "Glossary",
+    "PageFigure",
     "Table",
+    "board_view",
+    "build_board",
     "build_entries",
     "columns_of",
+    "direction_text",
     "entry_errors",
+    "entry_slug",
     "esc",
     "escape_markdown",
     "format_value",
-    "heatmap_svg",
     "load_entries",
     "load_schema",
     "plain",
     "render_page",
-    "scatter_svg",
     "to_markdown",
     "validate_entries",
     "validate_entry",
