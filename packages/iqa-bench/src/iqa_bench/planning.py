@@ -17,13 +17,15 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from iqa_core import registry
 
 from . import datasets
-from .config import ALL_PRESETS, BenchConfig, ComponentConfig, DatasetConfig
+from .config import ALL_PRESETS, BenchConfig, ComponentConfig, ConfigError, DatasetConfig
 from .datasets import ImageItem
+from .datasets.official import OFFICIAL
 from .schema import NONE
 
 
@@ -66,7 +68,8 @@ def preset_name(preset: str | None) -> str:
 def dataset_items(config: DatasetConfig, seed: int = 0) -> list[ImageItem]:
     """The items of a configured dataset, after sampling and ``limit``."""
     if config.kind == "demo":
-        items = datasets.demo()
+        # without sampling, the limit applies before any image is synthesised
+        items = datasets.demo(None if config.sample else config.limit)
     elif config.kind == "koniq10k":
         items = datasets.koniq10k(config.root or "")
     elif config.kind == "kadid10k":
@@ -147,20 +150,137 @@ def plan(config: BenchConfig, items_by_dataset: dict[str, list[ImageItem]]) -> l
     return units
 
 
+# ---------------------------------------------------------------------------------------- dataset-free planning
+@dataclass(frozen=True)
+class PlannedDataset:
+    """What planning and cost estimates need of a dataset: its items (after sampling and ``limit``,
+    placeholders when the files are absent) and its image size, without decoding the images."""
+
+    name: str
+    items: list[ImageItem]
+    size: tuple[int, int]
+    """Most common image size (height, width)."""
+    pixels: float
+    """Mean pixels per image (cost scales with it)."""
+    source: str
+    """Where the count comes from: ``files``, ``official figures`` (folder absent) or ``in memory``."""
+
+
+def _sampled(items: list[ImageItem], sample: dict[str, Any] | None) -> list[ImageItem]:
+    """Items of the right *count* after the benchmark's sampling, without decoding any image.
+
+    Sampling by reference is exact (it reads only metadata); K-Means sampling always yields
+    ``min(clusters * per_cluster, len(items))`` items (small clusters are topped up), so the first
+    that many stand for it: which items are drawn does not change the plan or its cost."""
+    if not sample:
+        return items
+    if sample.get("references") is not None:
+        from .sampling import sample_items
+
+        return sample_items(items, references=int(sample["references"]), seed=int(sample.get("seed", 0)))
+    n = min(int(sample.get("clusters", 10)) * int(sample.get("per_cluster", 100)), len(items))
+    return items[:n]
+
+
+def _placeholders(kind: str) -> list[ImageItem]:
+    official = OFFICIAL[kind]
+    per_reference = official.per_reference
+    return [
+        ImageItem(
+            f"{kind}-{i:05d}",
+            None,
+            None,
+            {"reference": f"ref{i // per_reference:03d}"} if per_reference else {},
+        )
+        for i in range(official.count)
+    ]
+
+
+def _file_size(item: ImageItem) -> tuple[int, int] | None:
+    """(height, width) from the image file's header, or None when it cannot be read."""
+    if item.path is None or not item.path.is_file():
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(item.path) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - an unreadable header only loses the size, the official one is used
+        return None
+    return (height, width)
+
+
+def planned_dataset(config: DatasetConfig) -> PlannedDataset:
+    """A dataset for planning: its listed items when its folder is there, the official figures otherwise."""
+    if config.kind == "demo":
+        items = dataset_items(config)
+        shapes = [tuple(item.load().shape[-2:]) for item in items]
+        size = max(set(shapes), key=shapes.count) if shapes else (0, 0)
+        pixels = sum(h * w for h, w in shapes) / max(1, len(shapes))
+        return PlannedDataset(config.name, items, (int(size[0]), int(size[1])), pixels, "in memory")
+    official = OFFICIAL.get(config.kind)
+    root = Path(config.root or "")
+    if official is not None and not root.is_dir():
+        items = _placeholders(config.kind)
+        source = f"official figures ({official.count} images, {official.height}x{official.width}; {root} absent)"
+        size: tuple[int, int] | None = official.size
+    else:
+        if config.kind == "folder":
+            csv_path = Path(config.csv or "")
+            csv_path = csv_path if csv_path.is_absolute() else root / csv_path
+            if not csv_path.is_file():
+                raise ConfigError(
+                    f"datasets ({config.name}): {csv_path} not found; a folder dataset has no official size, "
+                    "so planning needs its CSV to count the images"
+                )
+        items = dataset_items(replace(config, sample=None, limit=None))
+        size = next((s for s in map(_file_size, items[:1]) if s is not None), None)
+        if size is None and official is not None:
+            size = official.size
+        source = "files"
+    items = _sampled(items, config.sample)
+    if config.limit is not None:
+        items = items[: config.limit]
+    if size is None:
+        size = (384, 512)
+        source += "; image size unknown, 384x512 assumed"
+    return PlannedDataset(config.name, items, size, float(size[0] * size[1]), source)
+
+
+def plan_without_data(config: BenchConfig) -> tuple[BenchConfig, dict[str, PlannedDataset], list[Unit]]:
+    """The grid planned from counts alone: no image decoded, no dataset file needed, no device used.
+
+    Returns the config with ``presets: all`` expanded, the planned datasets and the units (the same
+    units the runner plans when the datasets are on disk with the official counts)."""
+    from .validation import validate_grid
+
+    validate_grid(config)
+    config = expand_presets(config)
+    datasets_ = {ds.name: planned_dataset(ds) for ds in config.datasets}
+    return config, datasets_, plan(config, {name: d.items for name, d in datasets_.items()})
+
+
+def unit_images(config: BenchConfig, unit: Unit, n_items: int) -> int:
+    """Images a unit evaluates, for a dataset of ``n_items`` items (the runner's ``unit_items`` count)."""
+    if unit.kind == "certify":
+        spec = next(c for c in config.certifiers if c.name == unit.component)
+        return min(spec.images or 10, n_items)
+    n = max(0, min(config.chunk_size, n_items - unit.chunk * config.chunk_size))
+    if unit.kind != "clean":
+        limit = next(a for a in config.attacks if a.name == unit.component).images
+        if limit is not None:
+            n = min(n, max(0, limit - unit.chunk * config.chunk_size))
+    return n
+
+
 def estimate(config: BenchConfig, units: Sequence[Unit], items: dict[str, list[ImageItem]]) -> dict[str, Any]:
     """Grid size and amount of work, for ``--dry-run``."""
     per_kind: dict[str, int] = {}
     images_per_kind: dict[str, int] = {}
+    sizes = {name: len(v) for name, v in items.items()}
     for unit in units:
         per_kind[unit.kind] = per_kind.get(unit.kind, 0) + 1
-        if unit.kind == "certify":
-            n = next(c for c in config.certifiers if c.name == unit.component).images or 10
-        else:
-            n = len(chunks(items[unit.dataset], config.chunk_size)[unit.chunk])
-            if unit.kind != "clean":
-                limit = next(a for a in config.attacks if a.name == unit.component).images
-                if limit is not None:
-                    n = min(n, max(0, limit - unit.chunk * config.chunk_size))
+        n = unit_images(config, unit, sizes[unit.dataset])
         images_per_kind[unit.kind] = images_per_kind.get(unit.kind, 0) + n
     return {
         "datasets": {name: len(v) for name, v in items.items()},
@@ -178,4 +298,16 @@ def estimate(config: BenchConfig, units: Sequence[Unit], items: dict[str, list[I
     }
 
 
-__all__ = ["Unit", "chunks", "dataset_items", "estimate", "expand_presets", "plan", "preset_name"]
+__all__ = [
+    "PlannedDataset",
+    "Unit",
+    "chunks",
+    "dataset_items",
+    "estimate",
+    "expand_presets",
+    "plan",
+    "plan_without_data",
+    "planned_dataset",
+    "preset_name",
+    "unit_images",
+]

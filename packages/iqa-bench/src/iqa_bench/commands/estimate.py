@@ -1,28 +1,102 @@
-"""``iqa-bench estimate CONFIG``: the size of a config's grid and the amount of work in it."""
+"""``iqa-bench estimate CONFIG``: the grid's size and its predicted device-hours, without datasets or a GPU.
+
+The grid is planned from image counts (the official ones when a dataset folder is absent), then
+multiplied by a throughput profile of the components (:mod:`iqa_bench.cost`): the cached profile of
+this machine (measured on first use, a few minutes), or ``--profile FILE`` measured elsewhere.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="the run's YAML config")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="throughput profile JSON to use as given (e.g. measured on a GPU machine); "
+        "default: this machine's cached profile, measured where it lacks a component",
+    )
+    parser.add_argument("--measure", action="store_true", help="(re)measure the profile on this machine")
+    parser.add_argument(
+        "--profile-out", default=None, help="where to write the measured profile (default: the per-device cache)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="profiling clock when measuring: wall time (default), or this process's CPU time (a loaded machine)",
+    )
+    parser.add_argument("--counts-only", action="store_true", help="only the grid size (no profile, no measuring)")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def counts(config_path: str) -> dict[str, object]:
-    """Units, attacked images and result rows of the grid (counted on the CPU, whatever the config's device)."""
+    """Units, attacked images and result rows of the grid (no dataset files, no device needed)."""
     from ..config import load_config
-    from ..planning import estimate
-    from ..runner import Runner
+    from ..planning import estimate, plan_without_data
 
-    config = load_config(config_path)
-    runner = Runner(replace(config, device="cpu"), store=None, progress=False)  # type: ignore[arg-type]
-    units = runner.load()
-    return estimate(config, units, runner.items)
+    config, datasets, units = plan_without_data(load_config(config_path))
+    return estimate(config, units, {name: d.items for name, d in datasets.items()})
 
 
 def main(args: argparse.Namespace) -> int:
-    print(json.dumps(counts(args.config), indent=2))
+    import time
+    from pathlib import Path
+
+    from ..config import load_config
+    from ..cost import model
+    from ..cost import profile as P
+    from ..planning import estimate, plan_without_data
+
+    clock = time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter
+    t0 = clock()
+    config, datasets, units = plan_without_data(load_config(args.config))
+    prepare = {name: clock() - t0 for name, d in datasets.items() if d.source == "in memory"}
+    grid = estimate(config, units, {name: d.items for name, d in datasets.items()})
+    grid["planned_from"] = {name: d.source for name, d in datasets.items()}
+    as_json = getattr(args, "json", False)
+    if getattr(args, "counts_only", False):
+        print(json.dumps(grid, indent=2))
+        return 0
+    sizes = sorted({d.size for d in datasets.values()})
+    given = getattr(args, "profile", None)
+    if given:
+        profile = P.load_profile(given)
+        if getattr(args, "measure", False):
+            raise P.ProfileError("--profile FILE is used as given; drop --measure, or drop --profile to measure here")
+    else:
+        import torch
+
+        device = "cuda" if config.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
+        path = Path(getattr(args, "profile_out", None) or P.default_profile_path(device))
+        profile = P.load_profile(path) if path.is_file() and not getattr(args, "measure", False) else None
+        todo = None if profile is None else P.missing(profile, config, sizes)
+        if profile is None or todo:
+            from ..cost.measure import measure
+
+            what = f"{len(todo)} missing" if todo else "all"
+            _say(f"measuring the throughput profile on {device} ({what} components; cached at {path})")
+            remeasure = getattr(args, "measure", False)
+            clock = getattr(args, "clock", "wall")
+            profile = measure(config, sizes, profile, device=device, remeasure=remeasure, say=_say, clock=clock)
+            P.save_profile(profile, path)
+    cost = model.estimate_cost(config, datasets, units, profile, prepare_seconds=prepare)
+    if as_json:
+        print(json.dumps({"grid": grid, "cost": cost.to_dict()}, indent=2))
+        return 0
+    print(
+        f"{config.name}: {grid['units']} units, {grid['attacked_images']:,} attacked images, "
+        f"{grid['result_rows']:,} result rows"
+    )
+    for name, source in grid["planned_from"].items():
+        print(f"  {name}: {grid['datasets'][name]} images, from {source}")  # type: ignore[index]
+    print(model.format_estimate(cost))
     return 0

@@ -1,0 +1,552 @@
+"""Micro-benchmarks that fill a throughput profile (:mod:`.profile`) on the present device.
+
+Kept to minutes on a 2-core CPU for the paper's config, with these stated shortcuts:
+
+* metrics: forward and forward + backward at every dataset size, small batches (at most
+  ``PIXEL_BUDGET`` pixels per batch); weights are random where the real ones are absent (the ports
+  with ``pretrained=False``, pyiqa's metrics with :mod:`iqa_metrics.offline` stand-in backbones);
+* defences: forward and forward + backward (through :func:`iqa_core.defended`, i.e. BPDA where the
+  defence is not differentiable) at the largest dataset size; the diffusion purifiers at one
+  256x256 tile with ``t = 1`` step, scaled by ``t`` and by the pixel count; neural purifiers with
+  random weights; one that cannot be built offline is replaced by a named proxy;
+* attacks: run with their real preset (iterations, query budget) on a cheap counting target at two
+  small sizes: the target images they ask for (with and without gradients) are counted and their
+  own work is fitted as ``fixed + per-pixel`` seconds; trainable attacks are fitted on 2 images;
+* certifiers: the same counting, with the sample counts cut (``n0``, ``n`` at most 8 / 24) and the
+  counts and own work scaled back by the ratio of samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from iqa_core import create, registry
+from iqa_core.types import Bounds
+
+from . import profile as P
+
+log = logging.getLogger(__name__)
+
+PIXEL_BUDGET = 400_000
+"""Largest batch measured on a CPU, in pixels (one 384x512 image; sixteen 96x128 images)."""
+ATTACK_SIZES = ((48, 64), (96, 128))
+DEFENCE_TILE = (256, 256)
+DIFFUSION_DEFENCES = ("diffpure", "diffpure-edge", "diffpure-unsharp")
+PORTED_RANDOM = ("linearity", "koncept512", "spaq", "fpr")
+METRIC_PROXY = "linearity"
+"""Measured in place of a metric that cannot be built offline (ResNeXt-101: as heavy as the heaviest
+of the benchmark's CNN metrics, so the proxy over- rather than under-estimates)."""
+NEURAL_DEFENCE_PROXY = "mprnet"
+ASSUMPTIONS = [
+    "times scale linearly with the pixel count between measured sizes",
+    "metric weights are random where the release is absent: same architecture, same cost",
+    "attacks: target evaluations counted with the real preset (iterations, queries) on a counting "
+    "target; the attack's own work is fixed + per-pixel, fitted at 48x64 and 96x128",
+    "diffusion purifiers: one 256x256 tile at t=1, scaled by t and by the pixel count (tiles)",
+    "certifiers: measured with fewer samples, scaled by the sample ratio",
+    "trainable attacks (UAP, FACPA) are fitted once per (metric, attack, preset) on `images` (50) images",
+]
+
+
+_CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = ["wall"]
+
+
+def _now() -> float:
+    """The profiling clock: wall time (default) or this process's CPU time (``clock="cpu"``, for checks
+    of the model on a loaded machine, where wall time measures the other processes too)."""
+    return _CLOCKS[_clock[0]]()
+
+
+def timed(
+    fn: Callable[[], Any], *, min_time: float = 0.3, reps: int = 3, sync: Callable[[], None] = lambda: None
+) -> float:
+    """Median seconds of one call after a warm-up call (lazy imports, allocator); a call over 5 s is taken once."""
+    t0 = _now()
+    fn()
+    sync()
+    if _now() - t0 > 5.0:
+        return _now() - t0
+    times: list[float] = []
+    while len(times) < reps and (sum(times) < min_time or not times):
+        t0 = _now()
+        fn()
+        sync()
+        times.append(_now() - t0)
+    return statistics.median(times)
+
+
+def _batch(size: tuple[int, int], wanted: int) -> int:
+    return max(1, min(wanted, PIXEL_BUDGET // (size[0] * size[1])))
+
+
+class Profiler:
+    """Measures the components of a config into a profile (see the module docstring)."""
+
+    def __init__(self, device: str = "cpu", *, batch_size: int = 16, say: Callable[[str], None] | None = None) -> None:
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.say = say or (lambda _m: None)
+        self._tmp = tempfile.TemporaryDirectory(prefix="iqa-bench-profile-")
+        self.root = Path(self._tmp.name)
+        self._unet: Any = None
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def describe_device(self) -> dict[str, Any]:
+        return {
+            "type": self.device.type,
+            "name": P.device_name(str(self.device)),
+            "threads": torch.get_num_threads(),
+            "clock": _clock[0],
+            "torch": torch.__version__,
+        }
+
+    # ------------------------------------------------------------------ metrics
+    @contextlib.contextmanager
+    def _offline(self) -> Iterator[None]:
+        from iqa_metrics.offline import offline_backbones
+
+        with offline_backbones(self.root):
+            yield
+
+    def build_metric(self, name: str, params: dict[str, Any]) -> tuple[Any, str | None]:
+        """The metric (random weights where needed) and the proxy's name when it had to be replaced."""
+        from iqa_metrics.offline import STAND_IN_OPTIONS, stand_in_options
+
+        key = registry.normalise_name(name)
+        attempts: list[Callable[[], Any]] = []
+        if key in STAND_IN_OPTIONS:
+            attempts.append(lambda: create("metric", key, **{**params, **stand_in_options(key, self.root)}))
+        if key in PORTED_RANDOM:
+            attempts.append(lambda: create("metric", key, **{**params, "pretrained": False}))
+        attempts.append(lambda: create("metric", key, **params))
+        errors = []
+        with self._offline():
+            for attempt in attempts:
+                try:
+                    return attempt(), None
+                except Exception as error:  # noqa: BLE001 - try the next way, then a proxy
+                    errors.append(f"{type(error).__name__}: {error}")
+            log.warning("metric %s cannot be built offline (%s); proxy %s", name, errors[-1][:200], METRIC_PROXY)
+            return create(
+                "metric", METRIC_PROXY, pretrained=False
+            ), f"{METRIC_PROXY} (random weights): {errors[-1][:160]}"
+
+    def measure_metric(self, name: str, params: dict[str, Any], sizes: list[tuple[int, int]]) -> dict[str, Any]:
+        t0 = _now()
+        metric, proxy = self.build_metric(name, params)
+        if isinstance(metric, nn.Module):
+            metric.to(self.device).eval()
+        build = _now() - t0
+        points = []
+        for h, w in sizes:
+            batch = _batch((h, w), self.batch_size)
+            images = torch.rand(batch, 3, h, w, device=self.device)
+
+            def forward(images: Tensor = images) -> None:
+                with torch.no_grad():
+                    metric(images)
+
+            def backward(images: Tensor = images) -> None:
+                x = images.clone().requires_grad_(True)
+                metric(x).sum().backward()
+
+            f = timed(forward, sync=self.sync) / batch
+            b = timed(backward, sync=self.sync) / batch
+            points.append({"height": h, "width": w, "batch": batch, "forward": f, "backward": b})
+            self.say(
+                f"  metric {name} @ {h}x{w}: forward {f * 1e3:.1f} ms, forward+backward {b * 1e3:.1f} ms per image"
+            )
+        return {"points": points, "build": build, "proxy": proxy}
+
+    # ------------------------------------------------------------------ defences
+    def _random_unet(self) -> Any:
+        if self._unet is None:
+            from iqa_purify.guided_diffusion import GuidedDiffusionConfig, unet_from_config
+
+            self._unet = unet_from_config(GuidedDiffusionConfig()).eval()
+        return self._unet
+
+    def _random_weights(self, name: str) -> dict[str, Any] | None:
+        """Options that build a neural purifier with random weights, or None when not known."""
+        if name == "mprnet":
+            from iqa_purify.mprnet import MPRNetArch
+
+            path = self.root / "mprnet-random.pth"
+            torch.save({"state_dict": MPRNetArch().state_dict()}, path)
+            return {"weights": str(path), "check_hash": False}
+        if name == "fcn-filter":
+            from iqa_purify.fcn import FCNNet
+
+            path = self.root / "fcn-random.pth"
+            torch.save({"model": FCNNet().state_dict()}, path)
+            return {"weights": str(path), "check_hash": False}
+        return None
+
+    def build_defence(self, name: str, preset: str | None, params: dict[str, Any]) -> tuple[Any, str | None, float]:
+        """(defence, proxy, work scale): diffusion purifiers are built with ``t = 1`` (scale = t)."""
+        if name in DIFFUSION_DEFENCES:
+            t = int(registry.resolve_params("defence", name, preset, **params).get("t", 1))
+            options = {**params, "t": 1, "unet": self._random_unet()}
+            return create("defence", name, preset=preset, **options), None, float(t)
+        try:
+            return create("defence", name, preset=preset, **params), None, 1.0
+        except Exception as error:  # noqa: BLE001 - weights missing offline: random weights, else a proxy
+            options = self._random_weights(name)
+            if options is not None:
+                return create("defence", name, preset=preset, **{**params, **options}), None, 1.0
+            proxy_options = self._random_weights(NEURAL_DEFENCE_PROXY) or {}
+            note = f"{NEURAL_DEFENCE_PROXY} (random weights): {type(error).__name__}"
+            return create("defence", NEURAL_DEFENCE_PROXY, **proxy_options), note, 1.0
+
+    def measure_defence(
+        self, name: str, preset: str | None, params: dict[str, Any], size: tuple[int, int]
+    ) -> dict[str, Any]:
+        from iqa_core import defended
+
+        t0 = _now()
+        defence, proxy, scale = self.build_defence(name, preset, params)
+        if isinstance(defence, nn.Module):
+            defence.to(self.device)
+        build = _now() - t0
+        if name in DIFFUSION_DEFENCES or proxy is not None or name in ("mprnet", "real-esrgan", "disco"):
+            size = DEFENCE_TILE if name in DIFFUSION_DEFENCES else (min(size[0], 192), min(size[1], 256))
+        batch = _batch(size, self.batch_size)
+        images = torch.rand(batch, 3, *size, device=self.device)
+        generator = torch.Generator(device=self.device).manual_seed(0)
+        target = defended(_Zero(), defence, generator=generator)
+
+        def forward() -> None:
+            with torch.no_grad():
+                defence(images, generator=generator)
+
+        def backward() -> None:
+            x = images.clone().requires_grad_(True)
+            target(x).sum().backward()
+
+        f = timed(forward, sync=self.sync) * scale / batch
+        b = timed(backward, sync=self.sync) * scale / batch
+        self.say(f"  defence {name}[{P.preset_key(preset)}] @ {size[0]}x{size[1]}: {f * 1e3:.1f} / {b * 1e3:.1f} ms")
+        return {
+            "points": [{"height": size[0], "width": size[1], "batch": batch, "forward": f, "backward": b}],
+            "randomized": bool(getattr(defence, "randomized", False)),
+            "build": build,
+            "proxy": proxy,
+            "scale": scale,
+        }
+
+    # ------------------------------------------------------------------ attacks
+    def _build_attack(self, name: str, preset: str | None, params: dict[str, Any]) -> Any:
+        if name == "cadv":
+            params = {"pretrained": False, **params}
+        return create("attack", name, preset=preset, **params)
+
+    def measure_attack(self, name: str, preset: str | None, params: dict[str, Any]) -> dict[str, Any]:
+        t0 = _now()
+        proxy = None
+        try:
+            attack = self._build_attack(name, preset, params)
+            build = _now() - t0
+            self._count_attack(attack, ATTACK_SIZES[0])  # warm-up: lazy imports, first-call work
+            runs = [self._count_attack(attack, size) for size in ATTACK_SIZES]
+        except Exception as error:  # noqa: BLE001 - an attack that cannot run offline: named proxy
+            strength = preset if preset in ("weak", "medium", "strong") else "medium"
+            proxy = f"ifgsm[{strength}]: {type(error).__name__}: {str(error)[:160]}"
+            attack = create("attack", "ifgsm", preset=preset if preset in ("weak", "medium", "strong") else None)
+            build = 0.0
+            self._count_attack(attack, ATTACK_SIZES[0])
+            runs = [self._count_attack(attack, size) for size in ATTACK_SIZES]
+        entry = _fit_overhead(runs)
+        entry.update(build=max(0.0, build), proxy=proxy, fit=None)
+        if hasattr(attack, "fit"):
+            entry["fit"] = self._count_fit(name, preset, params)
+        self.say(
+            f"  attack {name}[{P.preset_key(preset)}]: {entry['grad_evals']:.0f} gradient + {entry['evals']:.0f} plain "
+            f"target evaluations per image, own work {entry['overhead_fixed'] * 1e3:.1f} ms + "
+            f"{entry['overhead_per_mpix'] * 1e3:.1f} ms/Mpx"
+        )
+        return entry
+
+    def _count_attack(self, attack: Any, size: tuple[int, int], batch: int = 2) -> dict[str, float]:
+        target = _Counting().to(self.device)
+        images = torch.rand(batch, 3, *size, generator=torch.Generator().manual_seed(0)).to(self.device)
+        generator = torch.Generator(device=self.device).manual_seed(0)
+        if hasattr(attack, "fit") and not getattr(attack, "_iqa_profile_fitted", False):
+            attack.fit(target, [images[0].cpu(), images[1].cpu()])
+            attack._iqa_profile_fitted = True
+            target.reset()
+        t0 = _now()
+        attack(target, images, generator=generator)
+        self.sync()
+        wall = _now() - t0
+        return {
+            "pixels": size[0] * size[1],
+            "grad_evals": target.grad_images / batch,
+            "evals": target.plain_images / batch,
+            "overhead": max(0.0, wall - target.seconds) / batch,
+            "wall": wall,
+        }
+
+    def _count_fit(self, name: str, preset: str | None, params: dict[str, Any]) -> dict[str, Any]:
+        attack = self._build_attack(name, preset, params)
+        target = _Counting().to(self.device)
+        size = ATTACK_SIZES[-1]
+        train = [torch.rand(3, *size, generator=torch.Generator().manual_seed(k)) for k in range(2)]
+        t0 = _now()
+        attack.fit(target, train)
+        wall = _now() - t0
+        return {
+            "grad_evals": target.grad_images / 2,
+            "evals": target.plain_images / 2,
+            "overhead_fixed": 0.0,
+            "overhead_per_mpix": max(0.0, wall - target.seconds) / 2 / (size[0] * size[1] / 1e6),
+        }
+
+    # ------------------------------------------------------------------ certifiers
+    def measure_certifier(self, name: str, preset: str | None, params: dict[str, Any]) -> dict[str, Any]:
+        resolved = registry.resolve_params("certifier", name, preset, **params)
+        cut = {k: min(int(resolved[k]), limit) for k, limit in (("n0", 8), ("n", 24)) if k in resolved}
+        ratio = sum(int(resolved[k]) for k in cut) / max(1, sum(cut.values()))
+        proxy = None
+        t0 = _now()
+        try:
+            certifier = create("certifier", name, preset=preset, **{**params, **cut})
+            build = _now() - t0
+            self._count_certify(certifier, ATTACK_SIZES[0])  # warm-up
+            runs = [self._count_certify(certifier, size) for size in ATTACK_SIZES]
+        except Exception as error:  # noqa: BLE001 - denoiser weights absent: RS/MS plus a denoiser proxy
+            base = "ms" if "eps" in resolved else "rs"
+            certifier = create(
+                "certifier", base, preset=preset if preset in registry.presets("certifier", base) else None, **cut
+            )
+            self._count_certify(certifier, ATTACK_SIZES[0])
+            runs = [self._count_certify(certifier, size) for size in ATTACK_SIZES]
+            steps = int(resolved.get("reverse_steps") or 1) * int(resolved.get("runs") or 1)
+            per_sample = self._denoiser_proxy_seconds(name) * steps
+            for run in runs:
+                run["overhead"] += per_sample * sum(cut.values())
+            proxy = (
+                f"{base} + {steps} random-weight guided-diffusion UNet pass(es) per sample at 256x256"
+                if name in ("ddrs", "densepure")
+                else f"{base} + a random-weight MPRNet pass per sample at 256x256"
+            ) + f" ({type(error).__name__}: {str(error)[:120]})"
+        entry = _fit_overhead(runs)
+        entry["evals"] *= ratio
+        entry["overhead_fixed"] *= ratio
+        entry["overhead_per_mpix"] *= ratio
+        entry.pop("grad_evals", None)
+        entry.update(build=max(0.0, build), proxy=proxy, samples_scale=ratio)
+        self.say(f"  certifier {name}[{P.preset_key(preset)}]: {entry['evals']:.0f} evaluations per image")
+        return entry
+
+    def _denoiser_proxy_seconds(self, name: str) -> float:
+        images = torch.rand(1, 3, *DEFENCE_TILE, device=self.device)
+        if name in ("ddrs", "densepure", "dms"):
+            unet = self._random_unet().to(self.device)
+
+            def run() -> None:
+                with torch.no_grad():
+                    unet(images * 2 - 1, 10)
+
+        else:
+            from iqa_purify.mprnet import MPRNetArch
+
+            net = MPRNetArch().to(self.device).eval()
+
+            def run() -> None:
+                with torch.no_grad():
+                    net(images)
+
+        return timed(run, sync=self.sync)
+
+    def _count_certify(self, certifier: Any, size: tuple[int, int]) -> dict[str, float]:
+        target = _Counting().to(self.device)
+        image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0)).to(self.device)
+        generator = torch.Generator(device=self.device).manual_seed(0)
+        t0 = _now()
+        certifier.certify(target, image, generator=generator)
+        self.sync()
+        wall = _now() - t0
+        return {
+            "pixels": size[0] * size[1],
+            "grad_evals": 0.0,
+            "evals": target.plain_images + target.grad_images,
+            "overhead": max(0.0, wall - target.seconds),
+            "wall": wall,
+        }
+
+    # ------------------------------------------------------------------ runner
+    def measure_runner(self, size: tuple[int, int]) -> dict[str, float]:
+        """Per-row store writes, per-unit transactions, per-row PSNR/SSIM/MSE/Linf, decoding a PNG."""
+        from iqa_core import measures
+
+        from ..datasets import load_image
+        from ..store import ResultStore
+
+        row = {
+            "dataset": "d", "image": "i", "metric": "m", "attack": "a", "attack_preset": "p", "defence": "d",
+            "defence_preset": "p", "mode": "non-adaptive", "mos": 1.0, "score_clean": 1.0, "score_attacked": 1.0,
+            "score_purified_clean": 1.0, "score_purified_attacked": 1.0, "status": "done", "error": None,
+            "seconds_attack": 0.0, "seconds_defence": 0.0, "seconds_metric": 0.0,
+            "psnr": 30.0, "ssim": 0.9, "mse": 0.001, "linf": 0.01,
+        }  # fmt: skip
+        with ResultStore(self.root / "store.sqlite") as store:
+            counter = iter(range(10**9))
+
+            def write(n: int) -> None:
+                k = next(counter)
+                store.write_unit(f"u{k}", [{**row, "image": f"i{k}-{j}"} for j in range(n)], [], fingerprint="f")
+
+            one = timed(lambda: write(1), min_time=0.2, reps=5)
+            many = timed(lambda: write(200), min_time=0.2, reps=3)
+        per_row = max(0.0, (many - one) / 199)
+        h, w = size
+        ref, dist = torch.rand(1, 3, h, w), torch.rand(1, 3, h, w)
+
+        def measure() -> None:
+            measures.psnr(ref, dist), measures.ssim(ref, dist), measures.mse(ref, dist), measures.linf(ref, dist)
+
+        t_measures = timed(measure)
+        from PIL import Image
+
+        png = self.root / "decode.png"
+        Image.fromarray((torch.rand(h, w, 3) * 255).byte().numpy()).save(png)
+        t_decode = timed(lambda: load_image(png))
+        mpix = h * w / 1e6
+        return {
+            "row": per_row,
+            "unit": max(0.0, one - per_row),
+            "measures_per_mpix": t_measures / mpix,
+            "decode_per_mpix": t_decode / mpix,
+        }
+
+
+def _fit_overhead(runs: list[dict[str, float]]) -> dict[str, Any]:
+    """Counts from the largest run; own work ``fixed + per_mpix * Mpx`` through the two sizes (both >= 0)."""
+    small, large = runs[0], runs[-1]
+    dp = (large["pixels"] - small["pixels"]) / 1e6
+    slope = max(0.0, (large["overhead"] - small["overhead"]) / dp) if dp > 0 else 0.0
+    fixed = max(0.0, large["overhead"] - slope * large["pixels"] / 1e6)
+    return {
+        "grad_evals": large["grad_evals"],
+        "evals": large["evals"],
+        "overhead_fixed": fixed,
+        "overhead_per_mpix": slope,
+    }
+
+
+class _Zero(nn.Module):
+    """A metric costing nothing: isolates a defence's own forward / backward cost inside ``defended``."""
+
+    name = "zero"
+    higher_is_better = True
+    differentiable = True
+    bounds = Bounds(0.0, 1.0)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return images.flatten(1).mean(1)
+
+
+class _Counting(nn.Module):
+    """A cheap differentiable metric counting the images it scores, with and without gradients."""
+
+    name = "counting"
+    higher_is_better = True
+    differentiable = True
+    bounds = Bounds(0.0, 1.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reset()
+
+    def reset(self) -> None:
+        self.grad_images = 0
+        self.plain_images = 0
+        self.seconds = 0.0
+
+    def forward(self, images: Tensor) -> Tensor:
+        t0 = _now()
+        n = images.shape[0] if images.dim() == 4 else 1
+        if torch.is_grad_enabled() and images.requires_grad:
+            self.grad_images += n
+        else:
+            self.plain_images += n
+        gray = images.mean(-3)
+        out = (gray[..., 1:, :] - gray[..., :-1, :]).abs().flatten(-2).mean(-1) + 0.5 * gray.flatten(-2).mean(-1)
+        self.seconds += _now() - t0
+        return out.reshape(-1) if images.dim() == 4 else out.reshape(())
+
+
+def measure(
+    config: Any,
+    sizes: list[tuple[int, int]],
+    profile: dict[str, Any] | None = None,
+    *,
+    device: str = "cpu",
+    remeasure: bool = False,
+    say: Callable[[str], None] | None = None,
+    clock: str = "wall",
+) -> dict[str, Any]:
+    """Measure what ``profile`` lacks of the (expanded) ``config`` (everything with ``remeasure``)."""
+    if clock not in _CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(_CLOCKS)}, got {clock!r}")
+    say = say or (lambda _m: None)
+    _clock[0] = clock
+    profiler = Profiler(device, batch_size=config.batch_size, say=say)
+    profile = P.empty_profile(profiler.describe_device()) if profile is None or remeasure else profile
+    if profile["device"].get("clock", "wall") != clock:
+        raise P.ProfileError(
+            f"the profile was measured with the {profile['device'].get('clock', 'wall')} clock; "
+            f"remeasure it (--measure) to use the {clock} clock"
+        )
+    profile["assumptions"] = list(ASSUMPTIONS)
+    largest = max(sizes, key=lambda s: s[0] * s[1])
+    try:
+        with torch.inference_mode(False):
+            if not profile.get("runner"):
+                say("measuring the runner's per-row and per-unit work")
+                profile["runner"] = profiler.measure_runner(largest)
+            for spec in config.metrics:
+                entry = profile["metrics"].get(spec.name)
+                have = {(p["height"], p["width"]) for p in entry["points"]} if entry else set()
+                todo = [s for s in sizes if s not in have]
+                if todo:
+                    new = profiler.measure_metric(spec.name, spec.params, todo)
+                    if entry:
+                        entry["points"].extend(new["points"])
+                    else:
+                        profile["metrics"][spec.name] = new
+            for section, specs, fn in (
+                ("defences", config.defences, lambda s, p: profiler.measure_defence(s.name, p, s.params, largest)),
+                ("attacks", config.attacks, lambda s, p: profiler.measure_attack(s.name, p, s.params)),
+                ("certifiers", config.certifiers, lambda s, p: profiler.measure_certifier(s.name, p, s.params)),
+            ):
+                for spec in specs:
+                    table = profile[section].setdefault(spec.name, {})
+                    for preset in spec.presets:
+                        key = P.preset_key(preset)
+                        if key not in table:
+                            table[key] = fn(spec, preset)
+    finally:
+        profiler.close()
+        _clock[0] = "wall"
+    return profile
+
+
+__all__ = ["ASSUMPTIONS", "Profiler", "measure", "timed"]
