@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 class AdversarialCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        #: entries read back (attacks not run again) and written since this object was made
+        self.hits = 0
+        self.writes = 0
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.pt"
@@ -33,10 +36,12 @@ class AdversarialCache:
             return None
         try:
             cached = torch.load(path, map_location="cpu", weights_only=True)
-            return cached["images"], float(cached["seconds"])
+            images, seconds = cached["images"], float(cached["seconds"])
         except Exception as error:  # noqa: BLE001 - a damaged entry is recomputed, not fatal
             log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, error)
             return None
+        self.hits += 1
+        return images, seconds
 
     def save(self, key: str, images: Tensor, seconds: float) -> None:
         path = self.path(key)
@@ -46,6 +51,7 @@ class AdversarialCache:
             with os.fdopen(handle, "wb") as out:
                 torch.save({"images": images, "seconds": seconds}, out)
             os.replace(tmp, path)
+            self.writes += 1
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -12,13 +12,15 @@ Images are evaluated at their own size (:mod:`iqa_bench.chunk`); an image smalle
 metric's ``min_size`` is a failed row naming the reason. A failing image (corrupt file, NaN
 score, an error or out-of-memory at batch size one) is recorded as ``status = "failed"`` with the
 error, and the run goes on.
+
+Jobs: this module plans the units, loads their chunks (:mod:`iqa_bench.chunk`), produces the
+adversarial images (cached by :mod:`iqa_bench.adversarial_cache`) and writes finished units;
+:mod:`iqa_bench.evaluate` turns a unit and its chunk into rows and does shared work once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,14 +29,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from iqa_core import Scorer, create, defended, measures
+from iqa_core import Scorer, create
 
 from .adversarial_cache import AdversarialCache
 from .chunk import ChunkData
 from .config import BenchConfig, ComponentConfig, DatasetConfig
 from .datasets import ImageItem
+from .evaluate import Evaluator, tensor_digest
 from .identity import UnitIdentity
-from .planning import Unit, chunks, dataset_items, expand_presets, plan, preset_name
+from .planning import Unit, chunks, dataset_items, expand_presets, plan
 from .progress import StepProgress
 from .schema import NONE
 from .store import ResultStore
@@ -53,14 +56,9 @@ class RunSummary:
     seconds: float = 0.0
     compute_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def _tensor_digest(images: Tensor) -> str:
-    return hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-
-
-def _finite(value: Tensor) -> list[float | None]:
-    return [float(v) if math.isfinite(float(v)) else None for v in value.flatten()]
+    #: images each component kind processed, and images whose result was reused instead
+    #: (:attr:`iqa_bench.evaluate.Evaluator.work`), counted over this run's units
+    work: dict[str, int] = field(default_factory=dict)
 
 
 class Runner:
@@ -87,6 +85,7 @@ class Runner:
         self.identity = UnitIdentity(config)
         self.cache = AdversarialCache(config.cache_path)
         self.fingerprints: dict[str, str] = {}
+        self.evaluator = Evaluator(self)
 
     # ------------------------------------------------------------------ components
     def _component(self, kind: str, spec: ComponentConfig, preset: str | None) -> Any:
@@ -124,6 +123,7 @@ class Runner:
                 summary.compute_seconds += time.perf_counter() - t0
                 self.record(unit, results, certificates, summary)
                 bar.callback(i + 1, len(todo))
+        summary.work = dict(self.evaluator.work)
         summary.seconds = time.perf_counter() - start
         return summary
 
@@ -208,94 +208,18 @@ class Runner:
     def _metric(self, name: str) -> Any:
         return self._component("metric", self._spec(self.config.metrics, name), None)
 
-    def _too_small(self, unit: Unit, image: Tensor) -> str | None:
-        """Why ``image`` cannot be scored by the unit's metric (its declared ``min_size``), or None."""
-        min_size = getattr(self._metric(unit.metric), "min_size", None)
-        if min_size is None:
-            return None
-        min_h, min_w = (min_size, min_size) if isinstance(min_size, int) else min_size
-        height, width = image.shape[-2:]
-        if height >= min_h and width >= min_w:
-            return None
-        return (
-            f"image is {height}x{width} (HxW), smaller than the minimum input of metric {unit.metric!r}, "
-            f"{min_h}x{min_w}; it is not upscaled (that would score another image)"
-        )
-
     def _run_unit(self, unit: Unit, data: ChunkData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        if unit.kind == "certify":
-            return [], self._certify(unit, data)
-        rows: list[dict[str, Any]] = []
-        for item, error in data.failed:
-            rows.extend(self._failed_rows(unit, item, f"cannot load image: {error}"))
-        for items, images in data.groups():
-            reason = self._too_small(unit, images)
-            if reason is not None:
-                for item in items:
-                    rows.extend(self._failed_rows(unit, item, reason))
-                continue
-            try:
-                rows.extend(self._evaluate(unit, items, images, data.cache))
-            except Exception as error:  # noqa: BLE001 - isolate the failing image(s), keep the others
-                log.warning("unit %s failed as a batch (%s); retrying image by image", unit.id, error)
-                for k, item in enumerate(items):
-                    try:
-                        rows.extend(self._evaluate(unit, [item], images[k : k + 1]))
-                    except Exception as single_error:  # noqa: BLE001
-                        rows.extend(self._failed_rows(unit, item, f"{type(single_error).__name__}: {single_error}"))
-        return rows, []
+        return self.evaluator.run_unit(unit, data)
 
-    # ------------------------------------------------------------------ evaluation
-    def _base_row(
-        self, unit: Unit, item: ImageItem, attack: str, preset: str, defence: str, dpreset: str
-    ) -> dict[str, Any]:
-        mode = "adaptive" if unit.kind == "adaptive" else "non-adaptive"
-        return {
-            "dataset": unit.dataset,
-            "image": item.id,
-            "metric": unit.metric,
-            "attack": attack,
-            "attack_preset": preset,
-            "defence": defence,
-            "defence_preset": dpreset,
-            "mode": mode,
-            "mos": item.mos,
-        }
-
-    def _failed_rows(self, unit: Unit, item: ImageItem, error: str) -> list[dict[str, Any]]:
-        return [
-            {**self._base_row(unit, item, *combo), "status": "failed", "error": error[:2000]}
-            for combo in self._row_combos(unit)
-        ]
-
-    def _row_combos(self, unit: Unit) -> list[tuple[str, str, str, str]]:
-        if unit.kind == "clean":
-            return [(NONE, NONE, NONE, NONE)] + [
-                (NONE, NONE, d.name, preset_name(p)) for d in self.config.defences for p in d.presets
-            ]
-        if unit.kind == "non-adaptive":
-            return [(unit.component, unit.preset, NONE, NONE)] + [
-                (unit.component, unit.preset, d.name, preset_name(p)) for d in self.config.defences for p in d.presets
-            ]
-        return [(unit.component, unit.preset, unit.defence, unit.defence_preset)]
-
-    def _score(self, metric: Any, images: Tensor) -> tuple[Tensor, float]:
-        t0 = time.perf_counter()
-        scores = self.scorer.score(metric, images)
-        return scores, time.perf_counter() - t0
-
-    def _purify(self, defence: Any, images: Tensor, seed: int) -> tuple[Tensor, float]:
-        t0 = time.perf_counter()
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        out = self.scorer.apply(defence, images, generator=generator)
-        assert isinstance(out, Tensor)
-        return out, time.perf_counter() - t0
-
-    def _attack(self, unit: Unit, target: Any, images: Tensor, items: Sequence[ImageItem]) -> tuple[Tensor, float]:
+    # ------------------------------------------------------------------ adversarial images
+    def _attack(
+        self, unit: Unit, target: Any, images: Tensor, items: Sequence[ImageItem], digest: str | None = None
+    ) -> tuple[Tensor, float]:
+        """The unit's adversarial images: from the cache, or attacked and saved there first."""
         attack = self._component(
             "attack", self._spec(self.config.attacks, unit.component), self._preset_arg(unit.preset)
         )
-        key = self.identity.attack_key(unit, items, _tensor_digest(images))
+        key = self.identity.attack_key(unit, items, digest or tensor_digest(images))
         cached = self.cache.load(key)
         if cached is not None:
             return cached
@@ -325,182 +249,6 @@ class Runner:
         self.say(f"fitting {unit.component}[{unit.preset}] on {len(train)} images")
         attack.fit(self._metric(unit.metric), train)
         attack._iqa_bench_fitted = True
-
-    def _purified_clean(
-        self, unit: Unit, defence_spec: ComponentConfig, preset: str | None, images: Tensor, cache: dict[Any, Any]
-    ) -> tuple[Tensor, float, float]:
-        """f(P(x)) for the chunk, computed once per (defence, preset) and shared by every unit."""
-        key = ("pc", unit.metric, defence_spec.name, preset, _tensor_digest(images))
-        if key not in cache:
-            defence = self._component("defence", defence_spec, preset)
-            dseed = Unit("clean", unit.dataset, unit.metric, unit.chunk).seed(self.config.seed)
-            purified, t_def = self._purify(defence, images, dseed)
-            scores, t_m = self._score(self._metric(unit.metric), purified)
-            cache[key] = (scores, t_def, t_m)
-        return cache[key]
-
-    def _clean(self, unit: Unit, images: Tensor, cache: dict[Any, Any]) -> tuple[Tensor, float]:
-        key = ("clean", unit.metric, _tensor_digest(images))
-        if key not in cache:
-            cache[key] = self._score(self._metric(unit.metric), images)
-        return cache[key]
-
-    def _evaluate(
-        self, unit: Unit, items: Sequence[ImageItem], images: Tensor, cache: dict[Any, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        cache = {} if cache is None else cache
-        metric = self._metric(unit.metric)
-        seed = unit.seed(self.config.seed)
-        clean, t_clean = self._clean(unit, images, cache)
-        n = len(items)
-        out: list[dict[str, Any]] = []
-
-        def add(
-            combo: tuple[str, str, str, str],
-            attacked: Tensor | None,
-            pc: Tensor | None,
-            pa: Tensor | None,
-            purified_adv: Tensor | None,
-            secs: dict[str, float],
-        ) -> None:
-            for k, item in enumerate(items):
-                row = self._base_row(unit, item, *combo)
-                row.update(
-                    score_clean=_finite(clean[k])[0],
-                    status="done",
-                    error=None,
-                    seconds_attack=secs.get("attack", 0.0) / n,
-                    seconds_defence=secs.get("defence", 0.0) / n,
-                    seconds_metric=secs.get("metric", 0.0) / n,
-                )
-                if attacked is not None:
-                    row["score_attacked"] = _finite(attacked[k])[0]
-                if pc is not None:
-                    row["score_purified_clean"] = _finite(pc[k])[0]
-                if pa is not None:
-                    row["score_purified_attacked"] = _finite(pa[k])[0]
-                if purified_adv is not None:
-                    ref, dist = images[k : k + 1], purified_adv[k : k + 1]
-                    row.update(
-                        psnr=float(measures.psnr(ref, dist)),
-                        ssim=float(measures.ssim(ref, dist)),
-                        mse=float(measures.mse(ref, dist)),
-                        linf=float(measures.linf(ref, dist)),
-                    )
-                nan = [
-                    c
-                    for c in ("score_clean", "score_attacked", "score_purified_clean", "score_purified_attacked")
-                    if c in row and row[c] is None
-                ]
-                if nan:
-                    row.update(status="failed", error=f"non-finite score in {', '.join(nan)}")
-                out.append(row)
-
-        if unit.kind == "clean":
-            add((NONE, NONE, NONE, NONE), None, clean, None, None, {"metric": t_clean})
-            for d in self.config.defences:
-                for p in d.presets:
-                    pc, t_def, t_m = self._purified_clean(unit, d, p, images, cache)
-                    add((NONE, NONE, d.name, preset_name(p)), None, pc, None, None, {"defence": t_def, "metric": t_m})
-            return out
-
-        if unit.kind == "non-adaptive":
-            adversarial, t_att = self._attack(unit, metric, images, items)
-            attacked, t_m = self._score(metric, adversarial)
-            add(
-                (unit.component, unit.preset, NONE, NONE),
-                attacked,
-                clean,
-                attacked,
-                adversarial,
-                {"attack": t_att, "metric": t_m + t_clean},
-            )
-            for d in self.config.defences:
-                for p in d.presets:
-                    defence = self._component("defence", d, p)
-                    pc, _, _ = self._purified_clean(unit, d, p, images, cache)
-                    pa_images, t_def = self._purify(defence, adversarial, seed)
-                    pa, t_m2 = self._score(metric, pa_images)
-                    add(
-                        (unit.component, unit.preset, d.name, preset_name(p)),
-                        attacked,
-                        pc,
-                        pa,
-                        pa_images,
-                        {"attack": t_att, "defence": t_def, "metric": t_m2},
-                    )
-            return out
-
-        # adaptive
-        d = self._spec(self.config.defences, unit.defence)
-        defence = self._component("defence", d, self._preset_arg(unit.defence_preset))
-        eot = self.config.eot_samples if getattr(defence, "randomized", False) else 1
-        target = defended(
-            metric, defence, eot_samples=eot, generator=torch.Generator(device=self.device).manual_seed(seed)
-        )
-        adversarial, t_att = self._attack(unit, target, images, items)
-        attacked, _ = self._score(metric, adversarial)
-        pc, _, _ = self._purified_clean(unit, d, self._preset_arg(unit.defence_preset), images, cache)
-        pa_images, t_def = self._purify(defence, adversarial, seed)
-        pa, t_m = self._score(metric, pa_images)
-        add(
-            (unit.component, unit.preset, unit.defence, unit.defence_preset),
-            attacked,
-            pc,
-            pa,
-            pa_images,
-            {"attack": t_att, "defence": t_def, "metric": t_m},
-        )
-        return out
-
-    # ------------------------------------------------------------------ certification
-    def _certify(self, unit: Unit, data: ChunkData) -> list[dict[str, Any]]:
-        spec = self._spec(self.config.certifiers, unit.component)
-        certifier = self._component("certifier", spec, self._preset_arg(unit.preset))
-        metric = self._metric(unit.metric)
-        rows: list[dict[str, Any]] = []
-        base = {
-            "dataset": unit.dataset,
-            "metric": unit.metric,
-            "certifier": unit.component,
-            "certifier_preset": unit.preset,
-        }
-        for item, error in data.failed:
-            rows.append({**base, "image": item.id, "mos": item.mos, "status": "failed", "error": str(error)})
-        for k, item in enumerate(data.items):
-            try:
-                generator = torch.Generator(device=self.device).manual_seed(unit.seed(self.config.seed) + k)
-                (cert,) = certifier.certify(metric, data.image(k).to(self.device), generator=generator)
-            except Exception as error:  # noqa: BLE001 - one bad image must not stop the run
-                rows.append(
-                    {
-                        **base,
-                        "image": item.id,
-                        "mos": item.mos,
-                        "status": "failed",
-                        "error": f"{type(error).__name__}: {error}",
-                    }
-                )
-                continue
-            rows.append(
-                {
-                    **base,
-                    "image": item.id,
-                    "mos": item.mos,
-                    "abstained": int(cert.abstained),
-                    "prediction": cert.prediction,
-                    "radius": cert.radius,
-                    "score": cert.score,
-                    "lower": cert.lower,
-                    "upper": cert.upper,
-                    "delta": cert.delta,
-                    "relative_delta": cert.relative_delta,
-                    "seconds": cert.seconds,
-                    "status": "done",
-                    "error": None,
-                }
-            )
-        return rows
 
 
 __all__ = ["RunSummary", "Runner"]

@@ -158,11 +158,24 @@ def _checked_items(
 
 
 def demo(limit: int | None = None) -> list[ImageItem]:
-    """The offline demo dataset (:mod:`iqa_bench.demo`), generated in memory."""
-    from ..demo import demo_dataset
+    """The offline demo dataset (:mod:`iqa_bench.demo`), generated in memory.
 
-    records = demo_dataset()
-    if limit is not None:
+    With ``limit`` only the first ``limit`` records are kept, and only the references they come
+    from are built (a record depends on its reference alone: the first ``limit`` records are the
+    same as those of the whole dataset).
+    """
+    from ..demo import DEMO_REFERENCES, demo_dataset
+
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    if limit is None:
+        records = demo_dataset()
+    else:
+        records = []
+        for reference in DEMO_REFERENCES:
+            if len(records) >= limit:
+                break
+            records.extend(demo_dataset(references=(reference,)))
         records = records[:limit]
     return [
         ImageItem(
