@@ -56,6 +56,18 @@ def test_wheels_carry_no_workspace_sources(dist: dict[str, Path]) -> None:
             assert any(line.startswith("Requires-Dist: iqa-core") for line in requires), (name, requires)
 
 
+def test_wheels_ship_the_component_specs(dist: dict[str, Path]) -> None:
+    """``components.json`` (presets listed without importing the plugin) is in every wheel with components."""
+    import zipfile
+
+    for name, wheel in dist.items():
+        member = members()[name]
+        if not any(group.startswith("iqa.") for group in member.entry_points):
+            continue
+        with zipfile.ZipFile(wheel) as archive:
+            assert f"{member.module}/components.json" in archive.namelist(), wheel.name
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_package_alone(package: str, dist: dict[str, Path], constraints: Path, tmp_path: Path) -> None:
     done = scenario_alone(package, dist, tmp_path, constraints)

@@ -13,14 +13,22 @@ The object behind an entry point is a factory (usually the class). It may define
 ``create(kind, name, preset=None, **params)`` builds a component: the preset's parameters
 (``default_preset`` when ``preset`` is None), overridden by ``params``. Entry points are read
 lazily: listing names imports nothing of the plugins.
+
+A package may ship ``components.json`` beside its top-level ``__init__.py`` (see
+:func:`spec_document`; ``tools/release/gen_component_specs.py`` writes it and each package's tests
+keep it equal to its classes): :func:`spec` then describes a component - presets, default preset,
+summary - without importing the plugin (and torch), which keeps ``iqa-bench list --presets`` fast.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.metadata as md
+import importlib.util
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .catalogue import KNOWN_COMPONENTS
@@ -37,6 +45,10 @@ KINDS: tuple[str, ...] = tuple(GROUPS)
 _KIND_NOTES = {
     "measure": " (a full-reference measure takes (reference, distorted), it is not a no-reference Metric)",
 }
+
+
+SPEC_FILE = "components.json"
+SPEC_FORMAT = 1
 
 
 class ComponentNotFoundError(LookupError):
@@ -78,6 +90,33 @@ class ComponentInfo:
     summary: str
 
 
+def _top_package(target: str) -> str:
+    return target.split(":", 1)[0].split(".", 1)[0]
+
+
+def _read_shipped(package: str) -> dict[str, Any] | None:
+    """The ``components.json`` of the installed top-level ``package`` (None when absent or unreadable).
+
+    Located with :func:`importlib.util.find_spec`, which does not run the package's ``__init__``.
+    """
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    locations = list(found.submodule_search_locations or []) if found is not None else []
+    for folder in locations:
+        path = Path(folder) / SPEC_FILE
+        if path.is_file():
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            if isinstance(document, dict) and document.get("format") == SPEC_FORMAT:
+                return document
+            return None
+    return None
+
+
 def normalise_name(name: str) -> str:
     """Registry names are case-insensitive; ``_`` and ``-`` are the same."""
     return name.strip().lower().replace("_", "-")
@@ -105,6 +144,7 @@ class Registry:
     def __init__(self) -> None:
         self._runtime: dict[str, dict[str, _Entry]] = {k: {} for k in KINDS}
         self._entry_points: dict[str, dict[str, list[_Entry]]] | None = None
+        self._shipped: dict[str, dict[str, Any] | None] = {}
 
     # -------------------------------------------------------------- discovery
     def _discovered(self) -> dict[str, dict[str, list[_Entry]]]:
@@ -124,6 +164,7 @@ class Registry:
     def refresh(self) -> None:
         """Forget cached entry points (after installing a plugin in a running process)."""
         self._entry_points = None
+        self._shipped = {}
 
     def _entry(self, kind: str, name: str) -> _Entry:
         kind = _check_kind(kind)
@@ -233,6 +274,32 @@ class Registry:
             summary=doc[0] if doc else "",
         )
 
+    def spec(self, kind: str, name: str) -> ComponentInfo:
+        """As :meth:`describe`, from the providing package's ``components.json`` when it ships one.
+
+        Nothing of the plugin is imported then (its preset values are as JSON has them: lists for
+        tuples). Components registered at runtime, or missing from the file, are described by
+        importing them (:meth:`describe`).
+        """
+        entry = self._entry(kind, name)
+        if entry.source != "<runtime>":
+            package = _top_package(entry.target)
+            if package not in self._shipped:
+                self._shipped[package] = _read_shipped(package)
+            document = self._shipped[package] or {}
+            item = document.get("components", {}).get(kind, {}).get(entry.name)
+            if isinstance(item, dict) and item.get("target") == entry.target:
+                return ComponentInfo(
+                    kind=kind,
+                    name=entry.name,
+                    source=entry.source,
+                    target=entry.target,
+                    presets={k: dict(v) for k, v in (item.get("presets") or {}).items()},
+                    default_preset=item.get("default_preset"),
+                    summary=str(item.get("summary", "")),
+                )
+        return self.describe(kind, name)
+
     def resolve_params(self, kind: str, name: str, preset: str | None = None, **params: Any) -> dict[str, Any]:
         """The keyword arguments ``create`` would pass: preset values overridden by ``params``."""
         table = self.presets(kind, name)
@@ -272,12 +339,47 @@ class _WithPresets:
         self.__doc__ = getattr(factory, "__doc__", None)
 
 
+def spec_document(distribution: str, registry: Registry | None = None) -> dict[str, Any]:
+    """What ``components.json`` of ``distribution`` must hold, computed from its classes (imports them).
+
+    Every entry point of ``distribution`` in the registry's groups, by kind and name: its target,
+    the first line of its docstring, its default preset and its presets (as JSON has them).
+    """
+    chosen = registry if registry is not None else Registry()  # entry points only, no runtime registrations
+    components: dict[str, dict[str, Any]] = {}
+    for kind, group in GROUPS.items():
+        for ep in md.entry_points(group=group):
+            dist = getattr(ep, "dist", None)
+            if dist is None or normalise_name(dist.name) != normalise_name(distribution):
+                continue
+            info = chosen.describe(kind, ep.name)
+            components.setdefault(kind, {})[info.name] = {
+                "target": info.target,
+                "summary": info.summary,
+                "default_preset": info.default_preset,
+                "presets": json.loads(json.dumps(info.presets)),
+            }
+    ordered = {kind: dict(sorted(items.items())) for kind, items in sorted(components.items())}
+    return {
+        "format": SPEC_FORMAT,
+        "comment": "generated by tools/release/gen_component_specs.py; read by iqa_core.registry.spec",
+        "distribution": distribution,
+        "components": ordered,
+    }
+
+
+def shipped_spec(package: str) -> dict[str, Any] | None:
+    """The ``components.json`` the installed top-level ``package`` ships (None without one)."""
+    return _read_shipped(package)
+
+
 REGISTRY = Registry()
 available = REGISTRY.available
 create = REGISTRY.create
 presets = REGISTRY.presets
 default_preset = REGISTRY.default_preset
 describe = REGISTRY.describe
+spec = REGISTRY.spec
 register = REGISTRY.register
 unregister = REGISTRY.unregister
 factory = REGISTRY.factory
@@ -288,6 +390,7 @@ __all__ = [
     "GROUPS",
     "KINDS",
     "REGISTRY",
+    "SPEC_FILE",
     "ComponentInfo",
     "ComponentNotFoundError",
     "PresetNotFoundError",
@@ -302,5 +405,8 @@ __all__ = [
     "refresh",
     "register",
     "resolve_params",
+    "shipped_spec",
+    "spec",
+    "spec_document",
     "unregister",
 ]
