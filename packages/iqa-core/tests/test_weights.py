@@ -50,9 +50,18 @@ def test_corrupt_cache_entry_is_replaced(home):
 
 def test_offline_error_says_what_to_do(home, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    spec = WeightSpec("linearity", "https://example.invalid/p1q2.pth", "a" * 64)
+    spec = WeightSpec("linearity", "https://example.invalid/p1q2.pth", "a" * 64, cli="iqa-metrics")
     with pytest.raises(WeightsNotFoundError, match="iqa-metrics download linearity"):
         weights.fetch(spec)
+
+
+def test_offline_error_without_a_command_line_names_only_the_url(home, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = WeightSpec("plugin-net", "https://example.invalid/net.pth", "a" * 64)
+    with pytest.raises(WeightsNotFoundError) as caught:
+        weights.fetch(spec)
+    assert "fetch https://example.invalid/net.pth" in str(caught.value)
+    assert "download plugin-net" not in str(caught.value)
 
 
 def test_unreachable_url_is_a_clear_error(home):

@@ -47,6 +47,7 @@ SIGGRAPH17 = WeightSpec(
     url="https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
     sha256="df00044c",
     filename="siggraph17-df00044c.pth",
+    cli="iqa-attacks",
 )
 
 

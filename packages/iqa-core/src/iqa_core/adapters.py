@@ -62,7 +62,8 @@ class ModelMetric(nn.Module):
             warnings.warn(
                 f"metric {self.name!r} has no bounds: attack losses are divided by diam = 1 (only the step "
                 "scale of Adam-based attacks depends on it) and D / R scores are not meaningful; pass "
-                "bounds=(lower, upper) to as_metric, or measure them (`iqa-metrics bounds`)",
+                "bounds=(lower, upper) to as_metric, or measure them with iqa-metrics (`pip install iqa-metrics`, "
+                "then `iqa-metrics bounds`)",
                 stacklevel=2,
             )
             self._bounds = Bounds(0.0, 1.0)

@@ -13,10 +13,14 @@
   by hand) is written beside them as ``<file>.sha256``, and every later use is checked against that
   record (:func:`check_recorded`). A cache file that changed since is never loaded: the error names
   the file, both hashes and how to re-record a copy one trusts.
+* Every package with weights exposes them on its own command line (``iqa-purify download NAME``,
+  ``iqa-attacks download NAME``, ...) through :func:`add_download_command`; a spec names that
+  command line (``cli``), so hints never point at a package that may not be installed.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import shutil
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,12 +57,16 @@ class WeightSpec:
     ``sha256=None`` means no hash was ever published for the file: it is downloaded once and
     trusted on first use; the hash it had is written beside it (``<file>.sha256``) and every
     later use is checked against that record, so a silently changed cache file is caught.
+    ``sha256=""`` means there is no direct download to check (a share page): the user passes the
+    file (``weights=PATH``). ``cli`` is the console script whose ``download`` sub-command fetches
+    the file (the package declaring the spec), named in the hints.
     """
 
     name: str
     url: str
     sha256: str | None
     filename: str | None = None
+    cli: str | None = None
 
     @property
     def file_name(self) -> str:
@@ -190,10 +199,11 @@ def fetch(
             return target
         target.unlink()  # stale or corrupt cache entry: download again (the published hash decides)
     if offline():
+        how = f"run `{spec.cli} download {spec.name}` (or fetch {spec.url})" if spec.cli else f"fetch {spec.url}"
         raise WeightsNotFoundError(
             f"weights for {spec.name!r} are not cached at {target} and downloads are disabled "
-            "(IQA_OFFLINE/HF_HUB_OFFLINE). On a machine with internet run `iqa-metrics download "
-            f"{spec.name}` (or fetch {spec.url}) and copy the file to {target}, or pass weights=PATH"
+            f"(IQA_OFFLINE/HF_HUB_OFFLINE). On a machine with internet {how} and copy the file to {target}, "
+            "or pass weights=PATH"
         )
     try:
         _download(spec.url, target, spec.sha256, progress)
@@ -274,3 +284,77 @@ def copy_into_cache(spec: WeightSpec, source: str | os.PathLike[str]) -> Path:
     if spec.sha256 is None:
         _recorded(target).write_text(sha256_of(target) + "\n")
     return target
+
+
+def _cached(spec: WeightSpec) -> bool:
+    return (cache_dir() / spec.file_name).is_file()
+
+
+def download(spec: WeightSpec, source: str | os.PathLike[str] | None = None, *, prog: str = "iqa") -> Path:
+    """Put ``spec``'s file in the cache: downloaded and checked, or ``source`` checked and copied.
+
+    A spec without a direct download (``sha256=""``) cannot be cached: the error says where to get
+    the file and that components take it as ``weights=PATH``.
+    """
+    if spec.sha256 == "":
+        raise UserError(
+            f"{spec.name}: the official file has no direct, checksummed download, so it is not cached: get "
+            f"{spec.file_name} from {spec.url} and pass it to the component as weights=PATH"
+        )
+    if source is not None:
+        target = copy_into_cache(spec, source)
+        print(f"{spec.name}: copied {source} to {target} (sha256 {sha256_of(target)})", file=sys.stderr)
+        return target
+    try:
+        return fetch(spec)
+    except WeightsNotFoundError as error:
+        raise UserError(f"{prog} download {spec.name}: {error}") from error
+
+
+def download_command(args: argparse.Namespace, specs: Mapping[str, WeightSpec], prog: str) -> int:
+    """The handler of ``<prog> download`` (see :func:`add_download_command`)."""
+    if args.list or not args.names:
+        for name, spec in sorted(specs.items()):
+            state = (
+                "cached"
+                if _cached(spec)
+                else ("not cached" if spec.sha256 != "" else "no direct download (pass weights=PATH)")
+            )
+            print(f"{name:<34} {state:<38} {spec.url}")
+        if not args.names and not args.list:
+            print(f"\n{prog} download NAME ... fetches them into {cache_dir()}", file=sys.stderr)
+        return 0
+    if args.source is not None and len(args.names) != 1:
+        raise UserError("--from takes exactly one NAME")
+    for name in args.names:
+        key = name.strip().lower()
+        if key not in specs:
+            raise UserError(f"{prog} has no weights named {name!r}; its weights: {', '.join(sorted(specs))}")
+        print(f"{key}: {download(specs[key], args.source, prog=prog)}")
+    return 0
+
+
+def add_download_command(
+    subparsers: Any, specs: Callable[[], Mapping[str, WeightSpec]], *, prog: str
+) -> argparse.ArgumentParser:
+    """Add ``download NAME... [--from FILE] [--list]`` to a package's command line.
+
+    ``specs`` returns the package's weights by name; it is called only when the command runs, so
+    building the parser (``--help``) imports nothing heavy.
+    """
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "download",
+        help="prefetch weights into the cache (for offline machines); without NAME, list them",
+        description=f"Fetch weights of {prog} into {cache_dir()} (checked against their sha256), "
+        "or copy a local file there with --from.",
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="weights to fetch (default: list them)")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE",
+        help="a local copy of the file (one NAME): checked and copied into the cache",
+    )
+    parser.add_argument("--list", action="store_true", help="list the weights, whether each is cached, and its URL")
+    parser.set_defaults(handler=lambda args: download_command(args, specs(), prog))
+    return parser

@@ -40,7 +40,7 @@ class OfficialWeights:
 
     def spec(self) -> WeightSpec:
         """The :class:`~iqa_core.weights.WeightSpec` (``sha256=None`` when unpublished: trust on first use)."""
-        return WeightSpec(name=self.metric, url=self.url, sha256=self.sha256, filename=self.filename)
+        return WeightSpec(name=self.metric, url=self.url, sha256=self.sha256, filename=self.filename, cli="iqa-metrics")
 
     @property
     def replace_hint(self) -> str:

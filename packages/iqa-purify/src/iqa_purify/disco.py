@@ -21,6 +21,7 @@ DISCO_PGD = WeightSpec(
     url="https://drive.google.com/file/d/1kMjqPVmu1xNhmZdPf25BN9JQ0j9LBar5",
     sha256="",
     filename="disco_pgd.pth",
+    cli="iqa-purify",
 )
 
 

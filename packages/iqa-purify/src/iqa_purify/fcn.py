@@ -19,6 +19,7 @@ FCN_WEIGHTS = WeightSpec(
     url="https://drive.google.com/drive/folders/1c6hC5cSfeNfi5-jMHwsyZqoH_QXURmB_",
     sha256="",
     filename="fcn_mse.pth",
+    cli="iqa-purify",
 )
 
 

@@ -34,6 +34,7 @@ GUIDED_256_UNCOND = WeightSpec(
     name="guided-diffusion-256x256-uncond",
     url="https://openaipublic.blob.core.windows.net/diffusion/jul-2021/256x256_diffusion_uncond.pt",
     sha256="",
+    cli="iqa-purify",
 )
 
 

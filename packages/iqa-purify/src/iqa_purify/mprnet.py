@@ -16,6 +16,7 @@ MPRNET_DENOISING = WeightSpec(
     url="https://github.com/swz30/MPRNet/tree/main/Denoising/pretrained_models",
     sha256="",
     filename="model_denoising.pth",
+    cli="iqa-purify",
 )
 
 
