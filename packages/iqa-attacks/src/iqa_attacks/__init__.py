@@ -6,31 +6,105 @@ up by default (``direction="down"`` lowers it), returns images in [0, 1] of the 
 its ``budget`` exactly and is deterministic under a ``torch.Generator``.
 """
 
-from .advcf import AdvCF
-from .amifgsm import AMIFGSM
-from .apgd import APGD
-from .base import BlackBoxAttack, QueryOracle, WhiteBoxAttack, project_linf
-from .cadv import CAdv
-from .calibrate import CalibrationResult, calibrate, calibrate_joint, load_presets
-from .calibration_spec import CalibrationSpec
-from .facpa import FACPA
-from .fgsm import FGSM
-from .ifgsm import IFGSM
-from .korhonen import Korhonen
-from .loss import attack_loss, attack_sign
-from .madc import MADC
-from .mifgsm import MIFGSM
-from .naturalness import MSCNNaturalness
-from .nes import NES
-from .onepixel import OnePixel
-from .parsimonious import Parsimonious
-from .patch_rs import PatchRS
-from .square import Square
-from .ssah import SSAH
-from .stadv import StAdv
-from .trainable import TrainableAttackBase
-from .uap import UAP
-from .zhang import Zhang, ZhangDISTS, ZhangLPIPS, ZhangSSIM
+from __future__ import annotations
+
+import importlib
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .advcf import AdvCF
+    from .amifgsm import AMIFGSM
+    from .apgd import APGD
+    from .base import BlackBoxAttack, QueryOracle, WhiteBoxAttack, project_linf
+    from .cadv import CAdv
+    from .calibrate import CalibrationResult, calibrate, calibrate_joint, load_presets
+    from .calibration_spec import CalibrationSpec
+    from .facpa import FACPA
+    from .fgsm import FGSM
+    from .ifgsm import IFGSM
+    from .korhonen import Korhonen
+    from .loss import attack_loss, attack_sign
+    from .madc import MADC
+    from .mifgsm import MIFGSM
+    from .naturalness import MSCNNaturalness
+    from .nes import NES
+    from .onepixel import OnePixel
+    from .parsimonious import Parsimonious
+    from .patch_rs import PatchRS
+    from .square import Square
+    from .ssah import SSAH
+    from .stadv import StAdv
+    from .trainable import TrainableAttackBase
+    from .uap import UAP
+    from .zhang import Zhang, ZhangDISTS, ZhangLPIPS, ZhangSSIM
+
+# public name -> submodule that defines it (imported on first access: importing the package stays cheap)
+_LAZY: dict[str, str] = {
+    "AdvCF": "advcf",
+    "AMIFGSM": "amifgsm",
+    "APGD": "apgd",
+    "BlackBoxAttack": "base",
+    "QueryOracle": "base",
+    "WhiteBoxAttack": "base",
+    "project_linf": "base",
+    "CAdv": "cadv",
+    "CalibrationResult": "calibrate",
+    "calibrate": "calibrate",
+    "calibrate_joint": "calibrate",
+    "load_presets": "calibrate",
+    "CalibrationSpec": "calibration_spec",
+    "FACPA": "facpa",
+    "FGSM": "fgsm",
+    "IFGSM": "ifgsm",
+    "Korhonen": "korhonen",
+    "attack_loss": "loss",
+    "attack_sign": "loss",
+    "MADC": "madc",
+    "MIFGSM": "mifgsm",
+    "MSCNNaturalness": "naturalness",
+    "NES": "nes",
+    "OnePixel": "onepixel",
+    "Parsimonious": "parsimonious",
+    "PatchRS": "patch_rs",
+    "Square": "square",
+    "SSAH": "ssah",
+    "StAdv": "stadv",
+    "TrainableAttackBase": "trainable",
+    "UAP": "uap",
+    "Zhang": "zhang",
+    "ZhangDISTS": "zhang",
+    "ZhangLPIPS": "zhang",
+    "ZhangSSIM": "zhang",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    for other, where in _LAZY.items():  # bind every name of that submodule at once
+        if where == _LAZY[name]:
+            globals()[other] = getattr(module, other)
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+class _Package(ModuleType):
+    """Importing a submodule (calibrate) must not replace the function of the same name."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and name in _LAZY:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __version__ = "0.3.0"
 

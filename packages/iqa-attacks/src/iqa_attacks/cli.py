@@ -1,4 +1,4 @@
-"""``iqa-attacks`` command line: ``calibrate ATTACK --metric M --images DIR`` and ``bench --metric M``."""
+"""``iqa-attacks`` command line: ``calibrate ATTACK``, ``bench --metric M`` and ``download NAME`` (weights)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,21 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor
+from iqa_core.weights import add_download_command
+
+if TYPE_CHECKING:  # torch is imported by the handlers, so that ``--help`` starts fast
+    from torch import Tensor
+
+    from iqa_core.weights import WeightSpec
+
+
+def weight_specs() -> dict[str, WeightSpec]:
+    """The checkpoints attacks of this package load, by name (imports them)."""
+    from .cadv import SIGGRAPH17
+
+    return {SIGGRAPH17.name: SIGGRAPH17}
 
 
 def load_folder(folder: str | Path, limit: int | None = None) -> list[Tensor]:
@@ -29,6 +40,8 @@ def load_folder(folder: str | Path, limit: int | None = None) -> list[Tensor]:
 
 
 def group_by_size(images: list[Tensor]) -> list[Tensor]:
+    import torch
+
     groups: dict[tuple[int, ...], list[Tensor]] = {}
     for image in images:
         groups.setdefault(tuple(image.shape[-2:]), []).append(image)
@@ -77,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="several strength parameters moved together (repeat); replaces --parameter",
     )
     cal.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
-    cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--seed", type=int, default=0, help="seed of the attacks' random draws (default 0)")
     cal.add_argument("--out", help="preset file to write (JSON; default: ATTACK-METRIC-presets.json)")
     bench = sub.add_parser("bench", help="overhead of white-box attacks and queries/s of black-box ones")
     bench.add_argument("--metric", required=True, help="registry name of the metric")
@@ -96,8 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--repeats", type=int, default=3, help="timed runs of each white-box attack after a warm-up (median; default 3)"
     )
-    bench.add_argument("--device", default="cpu")
+    bench.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     bench.add_argument("--out", help="write the results as JSON")
+    add_download_command(sub, weight_specs, prog="iqa-attacks")
     return parser
 
 
@@ -116,6 +130,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    import torch
+
     from iqa_core import available, create
     from iqa_core.testing import toy_images
 
@@ -146,6 +162,8 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def run_calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
     from iqa_core import create, registry
 
     from .calibrate import calibrate, calibrate_joint

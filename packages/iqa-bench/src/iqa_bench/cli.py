@@ -11,6 +11,7 @@ from pathlib import Path
 from iqa_core import registry
 
 from .commands import estimate as estimate_command
+from .commands import export as export_command
 from .commands import run as run_command
 
 
@@ -22,14 +23,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name in names:
             line = f"  {name}"
             if args.presets:
-                try:
-                    table = registry.presets(kind, name)
-                    default = registry.default_preset(kind, name)
+                try:  # from the package's components.json when it ships one: no plugin is imported
+                    info = registry.spec(kind, name)
                 except Exception as error:  # noqa: BLE001 - a broken plugin must not hide the others
                     line += f"  [cannot load: {error}]"
                 else:
-                    if table:
-                        line += "  presets: " + ", ".join(f"{p}*" if p == default else p for p in table)
+                    if info.presets:
+                        line += "  presets: " + ", ".join(
+                            f"{p}*" if p == info.default_preset else p for p in info.presets
+                        )
             print(line)
     return 0
 
@@ -86,6 +88,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) -> int:
+    """Write ``formats`` (None: all) of the store's report into the folder ``out``; print the paths."""
     from .report import metric_directions, write_report
     from .store import ResultStore
 
@@ -111,10 +114,6 @@ def write_report_folder(store_path: Path, out: str) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     return write_report_folder(_store_path(args.run), args.out)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
-    return _write_report(_store_path(args.run), Path(args.out), [args.format])
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -155,20 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_list = sub.add_parser("list", help="list installed metrics, measures, attacks, defences, denoisers, certifiers")
-    p_list.add_argument("kind", nargs="?", choices=registry.KINDS)
-    p_list.add_argument("--presets", action="store_true", help="also show presets (imports the plugins)")
+    p_list.add_argument("kind", nargs="?", choices=registry.KINDS, help="list only this kind (default: every kind)")
+    p_list.add_argument(
+        "--presets",
+        action="store_true",
+        help="also show each component's presets, the default marked * (read from the packages' components.json)",
+    )
     p_list.set_defaults(handler=_cmd_list)
 
     p_quick = sub.add_parser("quickstart", help="offline end-to-end demo: demo metric, I-FGSM, JPEG")
     p_quick.add_argument("--attack-preset", default="strong", help="I-FGSM preset (weak, medium, strong)")
     p_quick.add_argument("--defence-preset", default=None, help="JPEG preset (q90 ... q10; default q50)")
     p_quick.add_argument("--eot-samples", type=int, default=1, help="EOT draws for the adaptive attack")
-    p_quick.add_argument("--device", default="auto")
-    p_quick.add_argument("--batch-size", type=int, default=16)
+    p_quick.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto (default: auto)")
+    p_quick.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
     p_quick.add_argument("--limit", type=int, default=None, help="use only the first N demo images")
-    p_quick.add_argument("--seed", type=int, default=0)
+    p_quick.add_argument("--seed", type=int, default=0, help="seed of the attack and defence draws (default 0)")
     p_quick.add_argument("--json", default=None, help="also write the table as JSON to this file")
-    p_quick.add_argument("--no-progress", action="store_true")
+    p_quick.add_argument("--no-progress", action="store_true", help="no progress bars")
     p_quick.set_defaults(handler=_cmd_quickstart)
 
     p_run = sub.add_parser("run", help="run (or resume) the experiment grid of a YAML config")
@@ -182,33 +185,35 @@ def build_parser() -> argparse.ArgumentParser:
     p_estimate.set_defaults(handler=estimate_command.main)
 
     p_status = sub.add_parser("status", help="progress of a run (store file, its folder or the config)")
-    p_status.add_argument("run")
+    p_status.add_argument("run", help="the run: its result store file, the folder holding it, or its YAML config")
     p_status.set_defaults(handler=_cmd_status)
 
     p_report = sub.add_parser("report", help="every table, statistic, plot and the HTML leaderboard")
-    p_report.add_argument("run")
-    p_report.add_argument("--out", required=True)
+    p_report.add_argument("run", help="the run: its result store file, the folder holding it, or its YAML config")
+    p_report.add_argument("--out", required=True, help="folder to write the report into (created if missing)")
     p_report.set_defaults(handler=_cmd_report)
 
-    p_export = sub.add_parser("export", help="export the leaderboard in one format")
-    p_export.add_argument("run")
-    p_export.add_argument("--format", required=True, choices=("csv", "json", "md", "html"))
-    p_export.add_argument("--out", default=".")
-    p_export.set_defaults(handler=_cmd_export)
+    p_export = sub.add_parser(
+        "export", help="the leaderboard or one table in one format (--out: a file for one table, else a folder)"
+    )
+    export_command.add_arguments(p_export)
+    p_export.set_defaults(handler=export_command.main)
 
     p_sample = sub.add_parser("sample", help="K-Means sampling of a dataset (SI, colourfulness, MOS) + Kruskal-Wallis")
-    p_sample.add_argument("kind", choices=("demo", "koniq10k", "kadid10k", "nips2017", "agiqa3k", "folder"))
-    p_sample.add_argument("--root", default=None)
-    p_sample.add_argument("--csv", default=None)
-    p_sample.add_argument("--name", default=None)
-    p_sample.add_argument("--clusters", type=int, default=10)
-    p_sample.add_argument("--per-cluster", type=int, default=100)
-    p_sample.add_argument("--seed", type=int, default=0)
-    p_sample.add_argument("--out", default=None)
+    p_sample.add_argument(
+        "kind", choices=("demo", "koniq10k", "kadid10k", "nips2017", "agiqa3k", "folder"), help="dataset layout"
+    )
+    p_sample.add_argument("--root", default=None, help="the dataset's folder")
+    p_sample.add_argument("--csv", default=None, help="MOS file (layout 'folder': CSV of file name, MOS)")
+    p_sample.add_argument("--name", default=None, help="dataset name recorded in the output (default: the layout)")
+    p_sample.add_argument("--clusters", type=int, default=10, help="K-Means clusters (default 10)")
+    p_sample.add_argument("--per-cluster", type=int, default=100, help="images drawn per cluster (default 100)")
+    p_sample.add_argument("--seed", type=int, default=0, help="seed of K-Means and the draws (default 0)")
+    p_sample.add_argument("--out", default=None, help="write the sample as JSON to this file (default: print it)")
     p_sample.set_defaults(handler=_cmd_sample)
 
     p_bounds = sub.add_parser("bounds", help="measure a metric's bounds (iqa-metrics' procedure), cached per metric")
-    p_bounds.add_argument("metric")
+    p_bounds.add_argument("metric", help="registry name of the metric")
     p_bounds.add_argument("--images", default=None, help="folder of high-quality images; omit to show the cache")
     p_bounds.add_argument("--refresh", action="store_true", help="measure again even if cached")
     p_bounds.set_defaults(handler=_cmd_bounds)

@@ -20,17 +20,14 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 import iqa_core
 from iqa_core import Certificate, ComponentNotFoundError
 from iqa_core.errors import UserError, run_cli
 
-from . import CERTIFIERS
-from .summary import summarize
+if TYPE_CHECKING:  # torch and the certifiers are imported by the handlers, so that ``--help`` starts fast
+    from torch import Tensor
 
 
 def load_folder(folder: Path, limit: int | None = None) -> tuple[list[tuple[str, Tensor]], list[tuple[str, str]]]:
@@ -61,6 +58,8 @@ def _params(items: Sequence[str]) -> dict[str, Any]:
 
 def build_certifier(name: str, preset: str | None, params: dict[str, Any]) -> Any:
     """From the registry; this package's own certifiers also work before the entry points are installed."""
+    from . import CERTIFIERS
+
     try:
         return iqa_core.create("certifier", name, preset=preset, **params)
     except ComponentNotFoundError:
@@ -94,6 +93,10 @@ def _jsonable(cert: Certificate) -> dict[str, Any]:
 
 
 def certify_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from .summary import summarize
+
     params = _params(args.param)
     if args.denoiser is not None:
         params["purifier" if iqa_core.registry.normalise_name(args.certifier) == "densepure" else "denoiser"] = (
@@ -149,6 +152,8 @@ def certify_command(args: argparse.Namespace) -> int:
 
 
 def list_command(args: argparse.Namespace) -> int:
+    from . import CERTIFIERS
+
     names = sorted(set(iqa_core.available("certifier")) | set(CERTIFIERS))
     for name in names:
         cls = CERTIFIERS.get(name)
@@ -157,7 +162,7 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="iqa-certify", description="Certify NR-IQA metrics with randomized/median smoothing."
     )
@@ -171,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--metric-param", action="append", default=[], help="metric parameter NAME=VALUE")
     c.add_argument("--denoiser", default=None, help="registry name of the denoiser (DRS, DDRS, DensePure, DMS)")
     c.add_argument("--device", default=None, help="compute device (default: the metric's)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo noise (default 0)")
     c.add_argument("--limit", type=int, default=None, help="certify only the first LIMIT images")
     c.add_argument("--mos", default=None, help="CSV: file name, MOS (with a header row)")
     c.add_argument("--out", default=None, help="write certificates and summary as JSON")
@@ -183,7 +188,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
-    return run_cli(parser(), argv)
+    return run_cli(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,83 @@
 """iqa-core: the contracts, value types, registry and batching Scorer of the NR-IQA robustness toolkit.
 
 Tensor contract: images are ``(N, 3, H, W)`` float32 RGB in ``[0, 1]``; scores are ``(N,)``.
+
+Importing the package does not import torch: the registry, the value types and the errors load
+at once; everything that needs torch (protocols, adapters, Scorer, measures, ...) loads on first
+access, so command lines start fast (``--help``, listing components).
 """
 
-from . import measures, registry, weights
-from .adapters import as_defence, as_metric, require_metric
-from .defended import DefendedMetric, defended, purify_for_gradients
-from .protocols import Attack, Certifier, Defence, Denoiser, FullReferenceMetric, Metric, TrainableAttack
+from __future__ import annotations
+
+import importlib
+import sys
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from . import registry
 from .registry import ComponentNotFoundError, PresetNotFoundError, available, create, presets
-from .scorer import OutOfMemoryAtBatchOne, Scorer, resolve_device
 from .types import Bounds, Budget, Certificate, Threat
-from .validation import ImageContractError, check_images
+
+if TYPE_CHECKING:
+    from . import measures, weights
+    from .adapters import as_defence, as_metric, require_metric
+    from .defended import DefendedMetric, defended, purify_for_gradients
+    from .protocols import Attack, Certifier, Defence, Denoiser, FullReferenceMetric, Metric, TrainableAttack
+    from .scorer import OutOfMemoryAtBatchOne, Scorer, resolve_device
+    from .validation import ImageContractError, check_images
 
 __version__ = "0.2.0"
+
+# public name -> submodule that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    "as_defence": "adapters",
+    "as_metric": "adapters",
+    "require_metric": "adapters",
+    "DefendedMetric": "defended",
+    "defended": "defended",
+    "purify_for_gradients": "defended",
+    "Attack": "protocols",
+    "Certifier": "protocols",
+    "Defence": "protocols",
+    "Denoiser": "protocols",
+    "FullReferenceMetric": "protocols",
+    "Metric": "protocols",
+    "TrainableAttack": "protocols",
+    "OutOfMemoryAtBatchOne": "scorer",
+    "Scorer": "scorer",
+    "resolve_device": "scorer",
+    "ImageContractError": "validation",
+    "check_images": "validation",
+}
+_SUBMODULES = frozenset({"measures", "weights"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    for other, where in _LAZY.items():  # bind every name of that submodule at once
+        if where == _LAZY[name]:
+            globals()[other] = getattr(module, other)
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
+
+class _Package(ModuleType):
+    """Importing the submodule ``iqa_core.defended`` must not replace the function ``iqa_core.defended``."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and name in _LAZY:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "Attack",

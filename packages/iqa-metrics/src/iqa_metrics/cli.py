@@ -107,22 +107,29 @@ def _parse_params(items: Sequence[str]) -> dict[str, Any]:
     return params
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="iqa-metrics", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iqa-metrics", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     dl = sub.add_parser("download", help="prefetch weights for offline machines")
-    dl.add_argument("names", nargs="+", metavar="NAME")
+    dl.add_argument(
+        "names", nargs="+", metavar="NAME", help="metric names: ported (linearity, koncept512, spaq, fpr) or pyiqa"
+    )
     dl.add_argument("--from", dest="source", help="a local copy of the official file (ported metrics, one NAME)")
     bd = sub.add_parser("bounds", help="measure a metric's bounds (benchmark procedure)")
-    bd.add_argument("name", metavar="NAME")
+    bd.add_argument("name", metavar="NAME", help="registry name of the metric")
     bd.add_argument("--images", required=True, help="folder of high-quality images")
     bd.add_argument("--output", help="write the report as JSON here")
-    bd.add_argument("--jpeg-quality", type=int, default=10)
-    bd.add_argument("--seed", type=int, default=0)
-    bd.add_argument("--device", default=None)
+    bd.add_argument("--jpeg-quality", type=int, default=10, help="JPEG quality of the compressed copies (default 10)")
+    bd.add_argument("--seed", type=int, default=0, help="seed of the uniform-noise images (default 0)")
+    bd.add_argument("--device", default=None, help="cpu, cuda, ... (default: the metric's)")
     bd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="metric constructor argument")
     parser.set_defaults(handler=_run)
-    return run_cli(parser, argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
+    return run_cli(build_parser(), argv)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -14,23 +14,30 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from iqa_core.errors import run_cli
+from iqa_core.errors import UserError, run_cli
 
-from .components import MissingComponentError, create
-from .config import COMMANDS, ConfigError, RunConfig, load_config
-from .datasets import DatasetLayoutError, read_dataset, split_dataset
-from .trainer import TrainResult, TrainSettings
+if TYPE_CHECKING:  # the training modules import torch: loaded by the handlers, not by ``--help``
+    from .config import RunConfig
+    from .trainer import TrainResult, TrainSettings
+
+# the sub-commands (``iqa_train.config.COMMANDS``; a test keeps the two equal)
+COMMANDS = ("adv", "nt", "fcn")
 
 
 def _settings(config: RunConfig) -> TrainSettings:
+    from .trainer import TrainSettings
+
     return TrainSettings(**config.train)
 
 
 def run_iqa(config: RunConfig, *, resume: bool = True) -> TrainResult:
     """Fine-tune the configured metric with adversarial training or NT."""
     from .api import train_adversarial, train_nt
+    from .components import create
+    from .config import ConfigError
+    from .datasets import read_dataset, split_dataset
 
     assert config.metric is not None
     data = config.data
@@ -82,6 +89,7 @@ def run_fcn(config: RunConfig, *, resume: bool = True) -> TrainResult:
     """Train the FCN filter on the configured pairs (making the attacked images first when asked)."""
     from iqa_core import resolve_device
 
+    from .components import create
     from .fcn import generate_attacked, read_pairs, train_fcn
 
     m = config.method
@@ -133,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .components import MissingComponentError
+    from .config import ConfigError
+    from .datasets import DatasetLayoutError
+
+    try:
+        return _train(args)
+    except (ConfigError, MissingComponentError, DatasetLayoutError) as error:
+        raise UserError(str(error)) from error
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .config import ConfigError, load_config
+
     config = load_config(args.config, args.command)
     if args.device:
         config.train["device"] = args.device
@@ -161,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors print one line (exit 2), ``--debug`` shows the traceback."""
     parser = build_parser()
     parser.set_defaults(handler=_run)
-    return run_cli(parser, argv, extra_errors=(ConfigError, MissingComponentError, DatasetLayoutError))
+    return run_cli(parser, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
