@@ -114,6 +114,7 @@ class APGD(WhiteBoxAttack):
         x = images.clone()
         if self.random_start:
             x = project_linf(x + self.eps * (2 * rand(tuple(x.shape), generator, x.device) - 1), images, self.eps)
+        project = _Projection(images, self.eps)
         loss, grad = self.loss_and_grad(metric, x)
         x_best, loss_best, grad_best = x.clone(), loss.clone(), grad.clone()
         eta = torch.full((n,), 2 * self.eps, device=x.device, dtype=x.dtype)
@@ -124,20 +125,23 @@ class APGD(WhiteBoxAttack):
         halved_last = torch.ones(n, dtype=torch.bool, device=x.device)
         best_at_mark = loss_best.clone()
         steps = []
+        a = self.momentum
         for k in range(self.n_iter):
             steps.append(eta.clone())
-            z = project_linf(x + per_image(eta, x) * grad.sign(), images, self.eps)
+            # z = P(x + eta sign(grad)); eta * sign is exact, so addcmul rounds once, as x + eta * sign does
+            z = project(torch.addcmul(x, per_image(eta, x), grad.sign()))
             if k == 0:
                 x_new = z
             else:
-                a = self.momentum
-                x_new = project_linf(x + a * (z - x) + (1 - a) * (x - x_prev), images, self.eps)
+                # x + a (z - x) + (1 - a)(x - x_prev), the same roundings in the same order, in place
+                x_new = z.sub_(x).mul_(a).add_(x).add_(torch.sub(x, x_prev).mul_(1 - a))
+                x_new = project(x_new)
             loss_new, grad_new = self.loss_and_grad(metric, x_new)
             # an increase over the previous *iterate* (not over a restart point), as in the code
             increases += (loss_new > loss).float()
             improved = loss_new > loss_best
-            x_best = torch.where(per_image(improved, x), x_new, x_best)
-            grad_best = torch.where(per_image(improved, x), grad_new, grad_best)
+            _copy_where(x_best, improved, x_new)
+            _copy_where(grad_best, improved, grad_new)
             loss_best = torch.where(improved, loss_new, loss_best)
             x_prev, x, loss, grad = x, x_new, loss_new, grad_new
             step = k + 1
@@ -151,9 +155,40 @@ class APGD(WhiteBoxAttack):
                     best_now=loss_best,
                 )
                 eta = torch.where(halve, eta / 2, eta)
-                x = torch.where(per_image(halve, x), x_best, x)
-                grad = torch.where(per_image(halve, x), grad_best, grad)
+                _copy_where(x, halve, x_best)
+                _copy_where(grad, halve, grad_best)
                 increases.zero_()
                 last_mark, halved_last, best_at_mark = step, halve, loss_best.clone()
         self.last_step_sizes = torch.stack(steps).cpu()
         return x_best
+
+
+class _Projection:
+    """``project_linf(x, images, eps)`` as one in-place clamp to precomputed bounds.
+
+    ``min(max(x, images - eps), images + eps)`` clamped to [0, 1] is ``x`` clamped to
+    ``[max(images - eps, 0), min(images + eps, 1)]`` whenever that interval is not empty (images
+    within ``eps`` of [0, 1]); otherwise the two clamps are applied in turn, as there.
+    """
+
+    def __init__(self, images: Tensor, eps: float) -> None:
+        self.lower, self.upper = images - eps, images + eps
+        merged_lower, merged_upper = self.lower.clamp(min=0), self.upper.clamp(max=1)
+        self.merged = bool((merged_lower <= merged_upper).all())
+        if self.merged:
+            self.lower, self.upper = merged_lower, merged_upper
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Project ``x`` (a temporary: it is overwritten)."""
+        x = torch.clamp(x, min=self.lower, max=self.upper, out=x)
+        return x if self.merged else x.clamp_(0, 1)
+
+
+def _copy_where(target: Tensor, mask: Tensor, source: Tensor) -> None:
+    """``target = torch.where(per_image(mask), source, target)`` in place, copying only the masked images."""
+    if target.device.type != "cpu":  # no host sync for the mask's count
+        torch.where(per_image(mask, target), source, target, out=target)
+    elif bool(mask.all()):
+        target.copy_(source)
+    elif bool(mask.any()):
+        target[mask] = source[mask]
