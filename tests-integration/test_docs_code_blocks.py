@@ -49,6 +49,7 @@ def test_python_blocks_run(path, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("IQA_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("IQA_HOME", str(tmp_path / "iqa-home"))  # weight and bounds caches the blocks may fill
     monkeypatch.chdir(tmp_path)
     _setup(path)
     namespace: dict[str, object] = {"__name__": "__docs__"}
