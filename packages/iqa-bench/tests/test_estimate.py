@@ -225,6 +225,21 @@ def test_run_dry_run_arguments_reach_the_estimate_with_the_cached_profile(tmp_pa
     assert "device-hours on cpu (here)" in text and "projected from CPU figures" in text
 
 
+def test_run_dry_run_without_a_profile_prints_the_counts_and_measures_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IQA_BENCH_PROFILE_DIR", str(tmp_path / "profiles"))
+    _no_measuring(monkeypatch)
+    config = tmp_path / "small.yaml"
+    config.write_text(json.dumps(SMALL))
+    from iqa_bench.cli import main
+
+    assert main(["run", str(config), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["units"] == {"clean": 3, "non-adaptive": 3, "adaptive": 3, "certify": 1}
+    assert "is not measured yet" in captured.err and "iqa-bench estimate" in captured.err
+    assert not (tmp_path / "profiles").exists()
+
+
 def test_paper_estimate_without_datasets_or_cuda(tmp_path, monkeypatch, capsys):
     """The paper config (device: cuda, data/ absent) on this CPU machine, with a complete profile."""
     monkeypatch.chdir(tmp_path)

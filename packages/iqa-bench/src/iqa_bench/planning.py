@@ -214,10 +214,10 @@ def planned_dataset(config: DatasetConfig) -> PlannedDataset:
     """A dataset for planning: its listed items when its folder is there, the official figures otherwise."""
     if config.kind == "demo":
         items = dataset_items(config)
-        shapes = [tuple(item.load().shape[-2:]) for item in items]
-        size = max(set(shapes), key=shapes.count) if shapes else (0, 0)
+        shapes = [(int(s[0]), int(s[1])) for s in (item.load().shape[-2:] for item in items)]
+        common = max(set(shapes), key=shapes.count) if shapes else (0, 0)
         pixels = sum(h * w for h, w in shapes) / max(1, len(shapes))
-        return PlannedDataset(config.name, items, (int(size[0]), int(size[1])), pixels, "in memory")
+        return PlannedDataset(config.name, items, common, pixels, "in memory")
     official = OFFICIAL.get(config.kind)
     root = Path(config.root or "")
     if official is not None and not root.is_dir():
@@ -234,7 +234,7 @@ def planned_dataset(config: DatasetConfig) -> PlannedDataset:
                     "so planning needs its CSV to count the images"
                 )
         items = dataset_items(replace(config, sample=None, limit=None))
-        size = next((s for s in map(_file_size, items[:1]) if s is not None), None)
+        size = _file_size(items[0]) if items else None
         if size is None and official is not None:
             size = official.size
         source = "files"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,11 +57,12 @@ def main(args: argparse.Namespace) -> int:
     from ..cost import profile as P
     from ..planning import estimate, plan_without_data
 
-    clock = time.process_time if getattr(args, "clock", "wall") == "cpu" else time.perf_counter
+    clock_name = str(getattr(args, "clock", "wall"))
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     t0 = clock()
     config, datasets, units = plan_without_data(load_config(args.config))
     prepare = {name: clock() - t0 for name, d in datasets.items() if d.source == "in memory"}
-    grid = estimate(config, units, {name: d.items for name, d in datasets.items()})
+    grid: dict[str, Any] = estimate(config, units, {name: d.items for name, d in datasets.items()})
     grid["planned_from"] = {name: d.source for name, d in datasets.items()}
     as_json = getattr(args, "json", False)
     if getattr(args, "counts_only", False):
@@ -77,26 +79,31 @@ def main(args: argparse.Namespace) -> int:
 
         device = "cuda" if config.device in ("cuda", "auto") and torch.cuda.is_available() else "cpu"
         path = Path(getattr(args, "profile_out", None) or P.default_profile_path(device))
-        profile = P.load_profile(path) if path.is_file() and not getattr(args, "measure", False) else None
-        todo = None if profile is None else P.missing(profile, config, sizes)
-        if profile is None or todo:
+        cached = P.load_profile(path) if path.is_file() and not getattr(args, "measure", False) else None
+        todo = None if cached is None else P.missing(cached, config, sizes)
+        profile = cached or {}
+        if (cached is None or todo) and not hasattr(args, "measure"):
+            # `run --dry-run`: no measuring behind the user's back; the counts, and how to get the hours.
+            print(json.dumps(grid, indent=2))
+            what = f"lacks {len(todo)} of its components" if todo else "is not measured yet"
+            _say(
+                f"the throughput profile of this machine ({path}) {what}: `iqa-bench estimate {args.config}` "
+                "measures it (minutes) and prints the device-hours"
+            )
+            return 0
+        if cached is None or todo:
             from ..cost.measure import measure
 
             what = f"{len(todo)} missing" if todo else "all"
             _say(f"measuring the throughput profile on {device} ({what} components; cached at {path})")
             remeasure = getattr(args, "measure", False)
-            clock = getattr(args, "clock", "wall")
-            profile = measure(config, sizes, profile, device=device, remeasure=remeasure, say=_say, clock=clock)
-            P.save_profile(profile, path)
+            measured = measure(config, sizes, cached, device=device, remeasure=remeasure, say=_say, clock=clock_name)
+            P.save_profile(measured, path)
+            profile = measured
     cost = model.estimate_cost(config, datasets, units, profile, prepare_seconds=prepare)
     if as_json:
         print(json.dumps({"grid": grid, "cost": cost.to_dict()}, indent=2))
         return 0
-    print(
-        f"{config.name}: {grid['units']} units, {grid['attacked_images']:,} attacked images, "
-        f"{grid['result_rows']:,} result rows"
-    )
-    for name, source in grid["planned_from"].items():
-        print(f"  {name}: {grid['datasets'][name]} images, from {source}")  # type: ignore[index]
+    print(json.dumps(grid, indent=2))
     print(model.format_estimate(cost))
     return 0

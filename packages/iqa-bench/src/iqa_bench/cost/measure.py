@@ -208,9 +208,9 @@ class Profiler:
         try:
             return create("defence", name, preset=preset, **params), None, 1.0
         except Exception as error:  # noqa: BLE001 - weights missing offline: random weights, else a proxy
-            options = self._random_weights(name)
-            if options is not None:
-                return create("defence", name, preset=preset, **{**params, **options}), None, 1.0
+            random_options = self._random_weights(name)
+            if random_options is not None:
+                return create("defence", name, preset=preset, **{**params, **random_options}), None, 1.0
             proxy_options = self._random_weights(NEURAL_DEFENCE_PROXY) or {}
             note = f"{NEURAL_DEFENCE_PROXY} (random weights): {type(error).__name__}"
             return create("defence", NEURAL_DEFENCE_PROXY, **proxy_options), note, 1.0

@@ -213,8 +213,8 @@ def _once(
                 continue
             first = datasets[config.datasets[0].name]
             for metric in config.metrics:
-                m = P.metric_cost(profile, metric.name, first.size)
-                per_image = P.attack_seconds(fit, m, first.pixels)
+                target = P.metric_cost(profile, metric.name, first.size)
+                per_image = P.attack_seconds(fit, target, first.pixels)
                 est.add((attack.images or 50) * per_image, mode="fit", metric=metric.name, attack=attack.name)
 
 
