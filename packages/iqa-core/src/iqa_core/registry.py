@@ -23,7 +23,6 @@ summary - without importing the plugin (and torch), which keeps ``iqa-bench list
 from __future__ import annotations
 
 import difflib
-import importlib.metadata as md
 import importlib.util
 import json
 from collections.abc import Callable, Mapping
@@ -123,6 +122,8 @@ def normalise_name(name: str) -> str:
 
 
 def _is_installed(distribution: str) -> bool:
+    import importlib.metadata as md  # (imported when needed: `--help` of a CLI never reads metadata)
+
     try:
         md.distribution(distribution)
     except md.PackageNotFoundError:
@@ -149,6 +150,8 @@ class Registry:
     # -------------------------------------------------------------- discovery
     def _discovered(self) -> dict[str, dict[str, list[_Entry]]]:
         if self._entry_points is None:
+            import importlib.metadata as md
+
             found: dict[str, dict[str, list[_Entry]]] = {k: {} for k in KINDS}
             for kind, group in GROUPS.items():
                 for ep in md.entry_points(group=group):
@@ -345,6 +348,8 @@ def spec_document(distribution: str, registry: Registry | None = None) -> dict[s
     Every entry point of ``distribution`` in the registry's groups, by kind and name: its target,
     the first line of its docstring, its default preset and its presets (as JSON has them).
     """
+    import importlib.metadata as md
+
     chosen = registry if registry is not None else Registry()  # entry points only, no runtime registrations
     components: dict[str, dict[str, Any]] = {}
     for kind, group in GROUPS.items():

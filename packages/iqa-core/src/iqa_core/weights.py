@@ -26,8 +26,6 @@ import os
 import shutil
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +143,8 @@ def check_recorded(spec: WeightSpec, target: str | os.PathLike[str], *, replace_
 
 
 def _download(url: str, target: Path, sha256: str | None, progress: bool) -> None:
+    import urllib.request  # (imported when needed: it pulls in http, ssl and email, slow for a CLI's --help)
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
@@ -207,7 +207,7 @@ def fetch(
         )
     try:
         _download(spec.url, target, spec.sha256, progress)
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+    except OSError as error:  # urllib.error.URLError and TimeoutError are OSErrors
         if isinstance(error, ChecksumError):
             raise
         raise WeightsNotFoundError(
