@@ -168,6 +168,8 @@ def _hostile_rows() -> list[dict[str, Any]]:
             row["defence"] = SCRIPT_NAME
         if row["attack"] == "advcf":
             row["attack"] = IMG_NAME
+        if row["metric"] == "m-narrow" and row["attack"] == "fgsm":
+            row["mos"] = None  # no correlation there: cells whose columns have different counts
     return rows
 
 
@@ -272,6 +274,8 @@ def test_filters_recompute_the_leaderboard(
     browser: DevTools, page: Path, selected: list[dict[str, Any]], filters: dict[str, str], hash_part: str
 ) -> None:
     browser.open(page.as_uri())
+    mixed = "JSON.parse(document.getElementById('board-data').textContent).cells.some(c => Array.isArray(c[6]))"
+    assert browser.evaluate(mixed)
     for dimension, value in filters.items():
         browser.select(dimension, value)
     wanted = {"mode": "non-adaptive", **filters}

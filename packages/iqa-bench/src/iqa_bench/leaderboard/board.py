@@ -214,7 +214,8 @@ def board_data(board: Board) -> dict[str, Any]:
         ],
         "options": board.options,
         "defences": board.defences,
-        "cells": [list(cell) for cell in board.cells],
+        # counts as one number when every column has the same (the usual case): a smaller page
+        "cells": [[*cell[:6], cell[6][0] if len(set(cell[6])) == 1 else cell[6]] for cell in board.cells],
         "presets": board.presets,
         "types": board.types,
         "rank_by": board.rank_by,

@@ -78,7 +78,8 @@
       }
       var d = cell[0];
       if (!(d in sums)) { sums[d] = new Array(n).fill(0); counts[d] = new Array(n).fill(0); order.push(d); }
-      for (var j = 0; j < n; j++) { sums[d][j] += cell[5][j]; counts[d][j] += cell[6][j]; }
+      var same = !Array.isArray(cell[6]);  // one count for every column
+      for (var j = 0; j < n; j++) { sums[d][j] += cell[5][j]; counts[d][j] += same ? cell[6] : cell[6][j]; }
     });
     order.sort(function (a, b) { return a - b; });
     var rank = column(state.rank) || column(board.rank_by);
