@@ -174,3 +174,15 @@ def build(session: nox.Session) -> None:
     session.run("python", "tools/release/check_versions.py")
     session.run("python", "tools/release/smoke_wheels.py", *session.posargs)
     session.run("pytest", "tests-integration/test_release_tools.py", "-q", "-p", "no:cacheprovider")
+
+
+@nox.session(python=PYTHON)
+def lowest(session: nox.Session) -> None:
+    """Each package with its siblings at the lowest versions its ranges allow (wheels built from the
+    commits that made those versions), then its own tests; slow, so not a default session.
+
+    `nox -s lowest -- --packages iqa-metrics --third-party lowest-direct -- -k ssim`: arguments go
+    to tools/lowest/lowest.py (see its docstring), those after a second `--` to pytest.
+    """
+    session.install("packaging")
+    session.run("python", "tools/lowest/lowest.py", *session.posargs)
