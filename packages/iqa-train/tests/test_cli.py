@@ -103,3 +103,10 @@ def test_fcn_config_needs_one_source():
         {"out_dir": "x", "fcn": {"clean": "c", "generate": {"metric": "demo-cnniqa", "attack": "advcf"}}}, "fcn", "/b"
     )
     assert parsed.method["clean"] == Path("/b/c") and parsed.train["epochs"] == 200 and parsed.train["lr"] == 1e-3
+
+
+def test_cli_sub_commands_are_the_config_commands() -> None:
+    """The CLI names its sub-commands without importing iqa_train.config (torch): the lists must agree."""
+    from iqa_train import cli, config
+
+    assert cli.COMMANDS == config.COMMANDS
