@@ -114,7 +114,7 @@ def gpu(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def perf(session: nox.Session) -> None:
-    """Speed and memory ratios -> docs/performance.md and docs/performance.json."""
+    """Speed and memory ratios -> docs/performance.md and docs/performance.json; CLI start-up -> docs/perf-cli.json."""
     sync(session, "--all-packages", "--group", "dev")
     white_and_black_box = ",".join(
         [
@@ -162,6 +162,8 @@ def perf(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """User docs: regenerate docs/components.md from the registry, then mkdocs build --strict (offline)."""
     sync(session, "--all-packages", "--group", "dev")
+    # start-up of every console script (--help, iqa-bench list [--presets]): best of 5 -> docs/perf-cli.json
+    session.run("python", "tools/benchmarks/cli_startup.py", "--out", "docs/perf-cli.json")
     session.run("python", "tools/release/gen_component_docs.py")
     session.run("mkdocs", "build", "--strict", *session.posargs)
 
