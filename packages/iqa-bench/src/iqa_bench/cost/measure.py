@@ -2,7 +2,8 @@
 
 Kept to minutes on a 2-core CPU for the paper's config, with these stated shortcuts:
 
-* metrics: forward and forward + backward at every dataset size, small batches (at most
+* metrics: forward at every dataset size, forward + backward at the largest (other sizes: its
+  backward / forward ratio), small batches (at most
   ``PIXEL_BUDGET`` pixels per batch); weights are random where the real ones are absent (the ports
   with ``pretrained=False``, pyiqa's metrics with :mod:`iqa_metrics.offline` stand-in backbones);
 * defences: forward and forward + backward (through :func:`iqa_core.defended`, i.e. BPDA where the
@@ -49,6 +50,7 @@ of the benchmark's CNN metrics, so the proxy over- rather than under-estimates).
 NEURAL_DEFENCE_PROXY = "mprnet"
 ASSUMPTIONS = [
     "times scale linearly with the pixel count between measured sizes",
+    "a metric's forward+backward / forward ratio is the one measured at the largest dataset size",
     "metric weights are random where the release is absent: same architecture, same cost",
     "attacks: target evaluations counted with the real preset (iterations, queries) on a counting "
     "target; the attack's own work is fixed + per-pixel, fitted at 48x64 and 96x128",
@@ -100,6 +102,8 @@ class Profiler:
         self._tmp = tempfile.TemporaryDirectory(prefix="iqa-bench-profile-")
         self.root = Path(self._tmp.name)
         self._unet: Any = None
+        self._per_step: dict[str, tuple[float, float, int, bool]] = {}  # diffusion purifier: t = 1 times
+        self._denoiser: dict[str, float] = {}
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -155,7 +159,9 @@ class Profiler:
             metric.to(self.device).eval()
         build = _now() - t0
         points = []
-        for h, w in sizes:
+        largest = max(sizes, key=lambda s: s[0] * s[1])
+        ratio: float | None = None  # forward+backward / forward, measured at the largest size
+        for h, w in sorted(sizes, key=lambda s: -s[0] * s[1]):
             batch = _batch((h, w), self.batch_size)
             images = torch.rand(batch, 3, h, w, device=self.device)
 
@@ -168,7 +174,11 @@ class Profiler:
                 metric(x).sum().backward()
 
             f = timed(forward, sync=self.sync) / batch
-            b = timed(backward, sync=self.sync) / batch
+            if ratio is None or (h, w) == largest:
+                b = timed(backward, sync=self.sync) / batch
+                ratio = b / f if f > 0 else 3.0
+            else:
+                b = f * ratio  # the backward/forward ratio of the largest size
             points.append({"height": h, "width": w, "batch": batch, "forward": f, "backward": b})
             self.say(
                 f"  metric {name} @ {h}x{w}: forward {f * 1e3:.1f} ms, forward+backward {b * 1e3:.1f} ms per image"
@@ -240,12 +250,19 @@ class Profiler:
             x = images.clone().requires_grad_(True)
             target(x).sum().backward()
 
-        f = timed(forward, sync=self.sync) * scale / batch
-        b = timed(backward, sync=self.sync) * scale / batch
+        if name in self._per_step:  # the same network at t = 1, measured for another preset: scale by t
+            f1, b1, batch, randomized = self._per_step[name]
+        else:
+            f1 = timed(forward, sync=self.sync) / batch
+            b1 = timed(backward, sync=self.sync) / batch
+            randomized = bool(getattr(defence, "randomized", False))
+            if name in DIFFUSION_DEFENCES:
+                self._per_step[name] = (f1, b1, batch, randomized)
+        f, b = f1 * scale, b1 * scale
         self.say(f"  defence {name}[{P.preset_key(preset)}] @ {size[0]}x{size[1]}: {f * 1e3:.1f} / {b * 1e3:.1f} ms")
         return {
             "points": [{"height": size[0], "width": size[1], "batch": batch, "forward": f, "backward": b}],
-            "randomized": bool(getattr(defence, "randomized", False)),
+            "randomized": randomized,
             "build": build,
             "proxy": proxy,
             "scale": scale,
@@ -356,8 +373,14 @@ class Profiler:
         return entry
 
     def _denoiser_proxy_seconds(self, name: str) -> float:
+        kind = "unet" if name in ("ddrs", "densepure", "dms") else "mprnet"
+        if kind not in self._denoiser:
+            self._denoiser[kind] = self._time_denoiser(kind)
+        return self._denoiser[kind]
+
+    def _time_denoiser(self, kind: str) -> float:
         images = torch.rand(1, 3, *DEFENCE_TILE, device=self.device)
-        if name in ("ddrs", "densepure", "dms"):
+        if kind == "unet":
             unet = self._random_unet().to(self.device)
 
             def run() -> None:
