@@ -83,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "measured_by": "python tools/benchmarks/cli_startup.py (nox -s perf)",
         "repeats": args.repeats,
+        "python_startup_s": round(best_wall([sys.executable, "-c", "pass"], args.repeats), 3),  # the floor
         "python": platform.python_version(),
         "machine": platform.machine(),
         "commands": rows,
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"Python itself (`python -c pass`): {result['python_startup_s']:.2f} s\n")
     print(f"| command | best of {args.repeats} (s) | target (s) | imports torch |")
     print("| --- | --- | --- | --- |")
     for row in rows:
