@@ -81,6 +81,13 @@ def test_html_page_at_the_named_file_with_its_entries_beside_it(store: Path, tmp
     assert list((tmp_path / "site" / "entries").glob("*.json"))
 
 
+def test_md_and_html_to_a_path_without_extension_write_into_that_folder(store: Path, tmp_path: Path) -> None:
+    assert _export(store, "--format", "html", "--out", str(tmp_path / "site")) == 0
+    assert (tmp_path / "site" / "leaderboard.html").is_file() and (tmp_path / "site" / "entries").is_dir()
+    assert _export(store, "--format", "md", "--out", str(tmp_path / "md")) == 0
+    assert (tmp_path / "md" / "report.md").read_text().startswith("# iqa-bench report")
+
+
 def test_bad_requests_are_one_line_errors(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _export(store, "--format", "csv", "--table", "nope", "--out", str(tmp_path / "x.csv")) == 2
     err = capsys.readouterr().err

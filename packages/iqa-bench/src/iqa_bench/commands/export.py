@@ -4,6 +4,8 @@
 Markdown report (md), the HTML page (html, its ``entries/`` folder beside it), or an ``--out``
 ending in the format's extension (``--out leaderboard.csv``: the leaderboard table). Otherwise
 (csv or json without ``--table``) ``--out`` is a folder that receives every table, one file each.
+An existing folder, or for the md report and the html page an ``--out`` without an extension,
+receives the file under its default name.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ DESCRIPTION = (
     "--format html (the page; its entries/ folder is written beside it), or when --out ends in the format's "
     "extension (e.g. --out leaderboard.csv exports the leaderboard table). Otherwise (csv or json without "
     "--table) --out is a FOLDER that receives every table, one file each. An existing folder given as --out "
-    "receives the file under its default name (<table>.<format>)."
+    "receives the file under its default name (<table>.<format>); so does, for the md report and the html "
+    "page, an --out without an extension (report.md, leaderboard.html)."
 )
 TABLE_HELP = (
     "export only this table: "
@@ -73,9 +76,18 @@ def _single_file(fmt: str, table: str | None, out: Path | None) -> bool:
     return out is not None and out.suffix.lower() == EXTENSIONS[fmt] and not out.is_dir()
 
 
-def _target(out: Path | None, name: str, fmt: str) -> Path:
-    if out is None or out.is_dir():
-        return (out or Path(".")) / f"{name}{EXTENSIONS[fmt]}"
+def _target(out: Path | None, name: str, fmt: str, *, folder_unless_suffix: bool = False) -> Path:
+    """The file to write: ``out`` itself, or ``<name>.<fmt>`` inside ``out`` when it is a folder.
+
+    With ``folder_unless_suffix`` (the whole md report, the html page) an ``out`` without an
+    extension that is not an existing file is a folder, as it was before single-file exports.
+    """
+    as_folder = out is None or out.is_dir() or (folder_unless_suffix and not out.suffix and not out.is_file())
+    if as_folder:
+        folder = out or Path(".")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{name}{EXTENSIONS[fmt]}"
+    assert out is not None
     out.parent.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -118,7 +130,7 @@ def _write_html(report: Any, out: Path | None, title: str) -> list[Path]:
     """The page at ``out`` (a file) or ``out/leaderboard.html`` (a folder), ``entries/`` beside it."""
     from ..report import write_html
 
-    page = _target(out, "leaderboard", "html")
+    page = _target(out, "leaderboard", "html", folder_unless_suffix=True)
     folder = page.parent
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
@@ -162,7 +174,7 @@ def export(store_path: Path, fmt: str, table: str | None, out: Path | None) -> l
     if fmt == "html":
         return _write_html(report, out, title)
     if table is None and fmt == "md":
-        target = _target(out, "report", fmt)
+        target = _target(out, "report", fmt, folder_unless_suffix=True)
         target.write_text(_markdown(report, title), encoding="utf-8")
         return [target]
     name = table or "leaderboard"
