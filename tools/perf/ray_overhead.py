@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--skip-certifiers", action="store_true", help="drop the config's certifiers (for time)")
     parser.add_argument("--out", default=str(ROOT / "docs/perf-ray.json"))
     args = parser.parse_args()
 
@@ -66,6 +67,8 @@ def main() -> int:
     base = load_config(args.config)
     datasets = tuple(replace(ds, limit=args.limit) for ds in base.datasets)
     base = replace(base, datasets=datasets, chunk_size=args.chunk_size, device="cpu")
+    if args.skip_certifiers:
+        base = replace(base, certifiers=())
     load_start = os.getloadavg()
 
     t0 = time.perf_counter()
@@ -113,6 +116,7 @@ def main() -> int:
             "images": args.limit,
             "chunk_size": args.chunk_size,
             "units": units,
+            "certifiers": [c.name for c in base.certifiers],
             "device": "cpu",
         },
         "workers": args.workers,

@@ -198,12 +198,12 @@ class RayExecutor:
             size = self._pool_size(ray)
             # Workers write cached adversarial images where the driver would (an absolute path).
             worker_config = replace(self.config, cache=str(self.config.cache_path.resolve()))
-            config_ref = ray.put(worker_config)  # pickled once, not once per task
             actor = ray.remote(_Worker).options(
                 num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_restarts=2, max_task_retries=2
             )
             threads = int(self.num_cpus) if self.num_cpus >= 1 else 1
-            workers = [actor.remote(config_ref, self.worker_setup, threads) for _ in range(size)]
+            # The config travels once per worker (its constructor), never with a unit.
+            workers = [actor.remote(worker_config, self.worker_setup, threads) for _ in range(size)]
             readiness = {w.ready.remote(): w for w in workers}  # workers start while the driver plans
             driver, on_cpu = self._driver()
             todo, summary = driver.prepare_run()
