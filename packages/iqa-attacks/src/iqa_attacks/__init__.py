@@ -106,7 +106,7 @@ class _Package(ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 __all__ = [
     "AMIFGSM",

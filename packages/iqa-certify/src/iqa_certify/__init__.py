@@ -93,7 +93,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, "CERTIFIERS"})
 
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 
 __all__ = [

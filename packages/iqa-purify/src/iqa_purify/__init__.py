@@ -86,7 +86,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, *_GROUPS})
 
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 # the classes behind the registry entries, in the order the docs list them (built on first access)
 _GROUPS: dict[str, tuple[str, ...]] = {

@@ -92,7 +92,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = [
     "NT_LAMBDAS",
