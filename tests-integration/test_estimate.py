@@ -20,7 +20,7 @@ from iqa_bench.datasets.official import OFFICIAL
 from iqa_bench.planning import expand_presets, plan, plan_without_data
 from iqa_bench.sampling import sample_items
 
-PAPER = Path(__file__).resolve().parents[3] / "configs" / "paper.yaml"
+PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
 
 
 # ---------------------------------------------------------------------------------------- fake datasets
