@@ -8,10 +8,9 @@ its ``budget`` exactly and is deterministic under a ``torch.Generator``.
 
 from __future__ import annotations
 
-import importlib
-import sys
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from iqa_core import lazy
 
 if TYPE_CHECKING:
     from .advcf import AdvCF
@@ -81,29 +80,15 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name]}", __name__)
-    for other, where in _LAZY.items():  # bind every name of that submodule at once
-        if where == _LAZY[name]:
-            globals()[other] = getattr(module, other)
-    return globals()[name]
+    return lazy.resolve(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-class _Package(ModuleType):
-    """Importing a submodule (calibrate) must not replace the function of the same name."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, ModuleType) and name in _LAZY:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# Importing a submodule (calibrate) must not replace the function of the same name.
+lazy.keep_exports_over_submodules(__name__, _LAZY)
 
 
 __version__ = "0.3.1"

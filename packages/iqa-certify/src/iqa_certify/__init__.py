@@ -8,8 +8,9 @@ interval for an L2 ball of radius ``eps``). Denoisers come from the registry (``
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from iqa_core import lazy
 
 if TYPE_CHECKING:
     from .base import ClassificationCertifier, SmoothingCertifier
@@ -80,13 +81,7 @@ def __getattr__(name: str) -> Any:
             cls.name: cls for cls in (__getattr__(n) for n in ("RS", "DRS", "DDRS", "DensePure", "MS", "DMS"))
         }
         return globals()[name]
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name]}", __name__)
-    for other, where in _LAZY.items():  # bind every name of that submodule at once
-        if where == _LAZY[name]:
-            globals()[other] = getattr(module, other)
-    return globals()[name]
+    return lazy.resolve(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:

@@ -10,11 +10,9 @@ access, so command lines start fast (``--help``, listing components).
 from __future__ import annotations
 
 import importlib
-import sys
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import registry
+from . import lazy, registry
 from .registry import ComponentNotFoundError, PresetNotFoundError, available, create, presets
 from .types import Bounds, Budget, Certificate, Threat
 
@@ -55,29 +53,15 @@ _SUBMODULES = frozenset({"measures", "weights"})
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name]}", __name__)
-    for other, where in _LAZY.items():  # bind every name of that submodule at once
-        if where == _LAZY[name]:
-            globals()[other] = getattr(module, other)
-    return globals()[name]
+    return lazy.resolve(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY, *_SUBMODULES})
 
 
-class _Package(ModuleType):
-    """Importing the submodule ``iqa_core.defended`` must not replace the function ``iqa_core.defended``."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, ModuleType) and name in _LAZY:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# Importing the submodule ``iqa_core.defended`` must not replace the function ``iqa_core.defended``.
+lazy.keep_exports_over_submodules(__name__, _LAZY)
 
 __all__ = [
     "Attack",

@@ -7,8 +7,9 @@ kornia and diffusers are imported by the defences that use them.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from iqa_core import lazy
 
 if TYPE_CHECKING:
     from .base import PurificationDefence
@@ -73,13 +74,7 @@ def __getattr__(name: str) -> Any:
     if name in _GROUPS:
         globals()[name] = tuple(__getattr__(member) for member in _GROUPS[name])
         return globals()[name]
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name]}", __name__)
-    for other, where in _LAZY.items():  # bind every name of that submodule at once
-        if where == _LAZY[name]:
-            globals()[other] = getattr(module, other)
-    return globals()[name]
+    return lazy.resolve(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:

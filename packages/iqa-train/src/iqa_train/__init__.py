@@ -6,9 +6,10 @@ heavy is imported here: the submodules load torch-side machinery when used.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import TYPE_CHECKING, Any
+
+from iqa_core import lazy
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("IQA_OFFLINE", "1")
@@ -79,13 +80,7 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{_LAZY[name]}", __name__)
-    for other, where in _LAZY.items():  # bind every name of that submodule at once
-        if where == _LAZY[name]:
-            globals()[other] = getattr(module, other)
-    return globals()[name]
+    return lazy.resolve(__name__, _LAZY, name, globals())
 
 
 def __dir__() -> list[str]:
