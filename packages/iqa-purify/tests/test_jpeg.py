@@ -58,7 +58,8 @@ def codec_samples():
         samples.append(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
         walk = np.cumsum(rng.normal(0, 8, (h, w, 3)), axis=1) + 128
         samples.append(np.clip(walk, 0, 255).astype(np.uint8))
-    data = pytest.importorskip("skimage.data")
+    from skimage import data
+
     for name in ("astronaut", "chelsea", "coffee", "rocket"):
         samples.append(np.ascontiguousarray(getattr(data, name)()[::3, ::3, :3]))
     return samples
@@ -79,7 +80,6 @@ def test_batched_codec_is_used_exactly_when_torchvision_is_installed():
 
 
 def test_batched_codec_equals_pillow_at_every_quality():
-    pytest.importorskip("torchvision.io")
     from iqa_purify.jpeg import _batched_codec
 
     codec = _batched_codec()

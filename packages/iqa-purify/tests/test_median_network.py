@@ -49,7 +49,8 @@ def test_values_equal_torch_median(k, padding, kind):
 
 
 def test_values_on_a_natural_image_at_every_preset():
-    skimage_data = pytest.importorskip("skimage.data")
+    from skimage import data as skimage_data
+
     x = torch.from_numpy(skimage_data.astronaut()[::2, ::2].copy()).permute(2, 0, 1)[None].float() / 255
     for k in KERNELS:
         assert torch.equal(MedianBlur(k)(x), reference_median(x, k)), k
