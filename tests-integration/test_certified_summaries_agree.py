@@ -12,30 +12,15 @@ from typing import Any
 import pytest
 
 from iqa_bench import aggregate
+from iqa_bench.evaluate import certificate_fields
 from iqa_certify import summarize
 from iqa_core import Certificate
 
 
 def _row(image: int, cert: Certificate, mos: float) -> dict[str, Any]:
-    """A certificate as iqa_bench's runner stores it (runner._certify)."""
-    return {
-        "dataset": "d",
-        "image": f"img-{image}",
-        "metric": "m",
-        "certifier": "c",
-        "certifier_preset": "default",
-        "mos": mos,
-        "abstained": int(cert.abstained),
-        "prediction": cert.prediction,
-        "radius": cert.radius,
-        "score": cert.score,
-        "lower": cert.lower,
-        "upper": cert.upper,
-        "delta": cert.delta,
-        "relative_delta": cert.relative_delta,
-        "seconds": cert.seconds,
-        "status": "done",
-    }
+    """A certificate as iqa_bench's runner stores it."""
+    row = {"dataset": "d", "image": f"img-{image}", "metric": "m", "certifier": "c", "certifier_preset": "default"}
+    return {**row, "mos": mos, **certificate_fields(cert)}
 
 
 CLASSIFICATION = [

@@ -78,6 +78,23 @@ def budget_measures(reference: Tensor, distorted: Tensor) -> dict[str, list[floa
         }
 
 
+def certificate_fields(cert: Any) -> dict[str, Any]:
+    """The stored columns of one finished certificate (a row of the store's certificate table)."""
+    return {
+        "abstained": int(cert.abstained),
+        "prediction": cert.prediction,
+        "radius": cert.radius,
+        "score": cert.score,
+        "lower": cert.lower,
+        "upper": cert.upper,
+        "delta": cert.delta,
+        "relative_delta": cert.relative_delta,
+        "seconds": cert.seconds,
+        "status": "done",
+        "error": None,
+    }
+
+
 def base_row(unit: Unit, item: ImageItem, attack: str, preset: str, defence: str, dpreset: str) -> dict[str, Any]:
     """The identifying columns of one result row."""
     return {
@@ -370,25 +387,17 @@ class Evaluator:
                 )
                 continue
             self.work["certify"] += 1
-            rows.append(
-                {
-                    **base,
-                    "image": item.id,
-                    "mos": item.mos,
-                    "abstained": int(cert.abstained),
-                    "prediction": cert.prediction,
-                    "radius": cert.radius,
-                    "score": cert.score,
-                    "lower": cert.lower,
-                    "upper": cert.upper,
-                    "delta": cert.delta,
-                    "relative_delta": cert.relative_delta,
-                    "seconds": cert.seconds,
-                    "status": "done",
-                    "error": None,
-                }
-            )
+            rows.append({**base, "image": item.id, "mos": item.mos, **certificate_fields(cert)})
         return rows
 
 
-__all__ = ["MEASURES", "PURIFIED_CACHE_BYTES", "Evaluator", "base_row", "budget_measures", "finite", "tensor_digest"]
+__all__ = [
+    "MEASURES",
+    "PURIFIED_CACHE_BYTES",
+    "Evaluator",
+    "base_row",
+    "budget_measures",
+    "certificate_fields",
+    "finite",
+    "tensor_digest",
+]
