@@ -7,29 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _grids import toy_grid
 
-from iqa_bench.config import parse_config
+from iqa_bench.config import ConfigError, parse_config
 from iqa_bench.runner import Runner
 from iqa_bench.store import ResultStore
 
 TIMING = ("seconds_attack", "seconds_defence", "seconds_metric")
-
-
-def _config(tmp_path, folder, **overrides):
-    raw = {
-        "name": "t",
-        "datasets": [{"name": "toy", "kind": "folder", "root": str(folder), "csv": "mos.csv"}],
-        "metrics": ["toy-metric"],
-        "attacks": [{"name": "toy-sign", "presets": ["weak", "strong"]}],
-        "defences": [{"name": "toy-blur", "presets": ["k3", "k5"]}, {"name": "toy-quantize"}],
-        "mode": "both",
-        "device": "cpu",
-        "chunk_size": 4,
-        "batch_size": 3,
-        "store": str(tmp_path / "run" / "results.sqlite"),
-    }
-    raw.update(overrides)
-    return raw
 
 
 def _rows(store_path):
@@ -38,7 +22,7 @@ def _rows(store_path):
 
 
 def test_grid_rows_scores_and_failures(tmp_path, image_folder, toy_plugins):
-    config = parse_config(_config(tmp_path, image_folder))
+    config = parse_config(toy_grid(tmp_path, image_folder))
     with ResultStore(config.store_path) as store:
         summary = Runner(config, store, progress=False).run()
         rows = list(store.results())
@@ -62,7 +46,7 @@ def test_grid_rows_scores_and_failures(tmp_path, image_folder, toy_plugins):
 
 
 def test_rerun_skips_everything_done(tmp_path, image_folder, toy_plugins):
-    config = parse_config(_config(tmp_path, image_folder))
+    config = parse_config(toy_grid(tmp_path, image_folder))
     with ResultStore(config.store_path) as store:
         first = Runner(config, store, progress=False).run()
         second = Runner(config, store, progress=False).run()
@@ -70,7 +54,7 @@ def test_rerun_skips_everything_done(tmp_path, image_folder, toy_plugins):
 
 
 def test_nan_scores_are_recorded_as_failures(tmp_path, image_folder, toy_plugins):
-    config = parse_config(_config(tmp_path, image_folder, metrics=["toy-nan"], attacks=[], mode="non-adaptive"))
+    config = parse_config(toy_grid(tmp_path, image_folder, metrics=["toy-nan"], attacks=[], mode="non-adaptive"))
     with ResultStore(config.store_path) as store:
         Runner(config, store, progress=False).run()
         rows = list(store.results())
@@ -80,14 +64,14 @@ def test_nan_scores_are_recorded_as_failures(tmp_path, image_folder, toy_plugins
 
 
 def test_adversarial_images_are_cached_and_reused(tmp_path, image_folder, toy_plugins):
-    config = parse_config(_config(tmp_path, image_folder, mode="non-adaptive"))
+    config = parse_config(toy_grid(tmp_path, image_folder, mode="non-adaptive"))
     with ResultStore(config.store_path) as store:
         Runner(config, store, progress=False).run()
     cached = list(config.cache_path.rglob("*.pt"))
     assert len(cached) == 3 * 2  # 3 chunks x 2 attack presets, shared by every defence
     # a second run into a fresh store (say, with another defence) reuses them: same files, same rows
     other = parse_config(
-        _config(
+        toy_grid(
             tmp_path, image_folder, mode="non-adaptive", store=str(tmp_path / "b.sqlite"), cache=str(config.cache_path)
         )
     )
@@ -114,7 +98,7 @@ def _run_cli(config_path, tests_dir, **kwargs):
 
 def test_kill_dash_nine_and_restart_gives_the_rows_of_an_uninterrupted_run(tmp_path, image_folder):
     tests_dir = Path(__file__).parent
-    raw = _config(tmp_path, image_folder, defences=[{"name": "toy-slow-blur"}, {"name": "toy-noise"}])
+    raw = toy_grid(tmp_path, image_folder, defences=[{"name": "toy-slow-blur"}, {"name": "toy-noise"}])
     killed_cfg, clean_cfg = tmp_path / "killed.yaml", tmp_path / "clean.yaml"
     killed_cfg.write_text(yaml.safe_dump({**raw, "store": str(tmp_path / "killed" / "results.sqlite")}))
     clean_cfg.write_text(yaml.safe_dump({**raw, "store": str(tmp_path / "clean" / "results.sqlite")}))
@@ -148,7 +132,7 @@ def test_dry_run_prints_the_grid(tmp_path, image_folder, toy_plugins, capsys):
     from iqa_bench.cli import main
 
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump(_config(tmp_path, image_folder)))
+    cfg.write_text(yaml.safe_dump(toy_grid(tmp_path, image_folder)))
     assert main(["run", str(cfg), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert '"toy": 10' in out and '"result_rows": 180' in out
@@ -159,7 +143,7 @@ def test_status_command(tmp_path, image_folder, toy_plugins, capsys):
     from iqa_bench.cli import main
 
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(yaml.safe_dump(_config(tmp_path, image_folder, mode="non-adaptive", attacks=[])))
+    cfg.write_text(yaml.safe_dump(toy_grid(tmp_path, image_folder, mode="non-adaptive", attacks=[])))
     assert main(["run", str(cfg), "--no-progress"]) == 0
     assert main(["status", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
@@ -178,15 +162,13 @@ def test_status_command(tmp_path, image_folder, toy_plugins, capsys):
     ],
 )
 def test_config_errors_name_the_key(tmp_path, image_folder, change, message):
-    from iqa_bench.config import ConfigError
-
     with pytest.raises(ConfigError) as info:
-        parse_config(_config(tmp_path, image_folder, **change))
+        parse_config(toy_grid(tmp_path, image_folder, **change))
     assert message in str(info.value)
 
 
 def test_attack_image_limit_evaluates_only_the_first_items(tmp_path, image_folder, toy_plugins):
-    raw = _config(
+    raw = toy_grid(
         tmp_path, image_folder, mode="non-adaptive", attacks=[{"name": "toy-sign", "presets": ["weak"], "images": 5}]
     )
     config = parse_config(raw)
@@ -201,7 +183,7 @@ def test_attack_image_limit_evaluates_only_the_first_items(tmp_path, image_folde
 def test_presets_all_expands_from_the_registry(tmp_path, image_folder, toy_plugins):
     from iqa_bench.planning import expand_presets
 
-    config = parse_config(_config(tmp_path, image_folder, defences=[{"name": "toy-blur", "presets": "all"}]))
+    config = parse_config(toy_grid(tmp_path, image_folder, defences=[{"name": "toy-blur", "presets": "all"}]))
     assert expand_presets(config).defences[0].presets == ("k3", "k5")
 
 
@@ -209,7 +191,7 @@ def test_kill_then_resume_with_a_changed_config_keeps_nothing_stale(tmp_path, im
     """kill -9 mid-run, change an attack parameter, resume twice: the store equals an uninterrupted run
     of the changed config (changed units recomputed, their old rows replaced, none duplicated)."""
     tests_dir = Path(__file__).parent
-    raw = _config(tmp_path, image_folder, defences=[{"name": "toy-slow-blur"}], mode="non-adaptive")
+    raw = toy_grid(tmp_path, image_folder, defences=[{"name": "toy-slow-blur"}], mode="non-adaptive")
     store_path = tmp_path / "killed" / "results.sqlite"
     first_cfg, changed_cfg, clean_cfg = tmp_path / "first.yaml", tmp_path / "changed.yaml", tmp_path / "clean.yaml"
     first_cfg.write_text(yaml.safe_dump({**raw, "store": str(store_path)}))

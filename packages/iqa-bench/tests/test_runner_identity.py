@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _grids import run_grid, toy_grid
 from PIL import Image
 
 from iqa_bench.adversarial_cache import AdversarialCache
 from iqa_bench.config import parse_config
 from iqa_bench.datasets import folder
-from iqa_bench.runner import Runner
 from iqa_bench.store import ResultStore, StoreError
 from iqa_core.testing import ToyMetric
 
@@ -31,26 +31,19 @@ def _mixed_folder(tmp_path):
 
 
 def _config(tmp_path, root, **overrides):
-    raw = {
+    base = {
         "name": "identity",
         "datasets": [{"name": "mixed", "kind": "folder", "root": str(root), "csv": "mos.csv"}],
-        "metrics": ["toy-metric"],
         "attacks": [{"name": "toy-sign", "presets": ["weak"]}],
         "defences": [{"name": "toy-blur", "presets": ["k3"]}],
         "mode": "non-adaptive",
-        "device": "cpu",
         "chunk_size": 3,
         "batch_size": 4,
-        "store": str(tmp_path / "run" / "results.sqlite"),
     }
-    raw.update(overrides)
-    return parse_config(raw)
+    return parse_config(toy_grid(tmp_path, root, **{**base, **overrides}))
 
 
-def _run(config):
-    with ResultStore(config.store_path) as store:
-        summary = Runner(config, store, progress=False).run()
-        return summary, list(store.results())
+_run = run_grid
 
 
 def test_each_image_is_scored_at_its_own_size(tmp_path, toy_plugins):

@@ -4,38 +4,21 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _grids import run_grid, toy_grid
 
 from iqa_bench import evaluate
 from iqa_bench.config import parse_config
-from iqa_bench.runner import Runner
-from iqa_bench.store import ResultStore
 from iqa_core import measures
-
-MEASURES = ("psnr", "ssim", "mse", "linf")
 
 
 def _config(tmp_path, folder, **overrides):
-    raw = {
-        "name": "shared",
-        "datasets": [{"name": "toy", "kind": "folder", "root": str(folder), "csv": "mos.csv"}],
-        "metrics": ["toy-metric"],
-        "attacks": [{"name": "toy-sign", "presets": ["weak", "strong"]}],
-        "defences": [{"name": "toy-blur", "presets": ["k3", "k5"]}, {"name": "toy-noise"}],
-        "mode": "both",
-        "device": "cpu",
-        "chunk_size": 4,
-        "batch_size": 3,
-        "store": str(tmp_path / "run" / "results.sqlite"),
-    }
-    raw.update(overrides)
-    return parse_config(raw)
+    base = {"name": "shared", "defences": [{"name": "toy-blur", "presets": ["k3", "k5"]}, {"name": "toy-noise"}]}
+    return parse_config(toy_grid(tmp_path, folder, **{**base, **overrides}))
 
 
-def _run(config):
-    with ResultStore(config.store_path) as store:
-        summary = Runner(config, store, progress=False).run()
-        rows = list(store.results())
-    return summary, rows
+_run = run_grid
+
+MEASURES = ("psnr", "ssim", "mse", "linf")
 
 
 def _key(row):
