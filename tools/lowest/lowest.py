@@ -44,6 +44,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "release"))
+from commands import CommandError, uv
+from commands import run as run_command
 from workspace import ROOT, Member, members
 
 PYTHON = os.environ.get("IQA_LOWEST_PYTHON", f"{sys.version_info.major}.{sys.version_info.minor}")
@@ -51,28 +53,11 @@ PYTHON = os.environ.get("IQA_LOWEST_PYTHON", f"{sys.version_info.major}.{sys.ver
 TORCH_FAMILY = ("torch", "torchvision", "triton", "nvidia-", "cuda-")
 
 
-class StepError(RuntimeError):
-    """A command failed; the message holds the command and its output."""
-
-
-def uv() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
-    if not found:
-        raise SystemExit("uv is not on PATH; install it (python -m pip install uv) or set UV=/path/to/uv")
-    return found
+StepError = CommandError
 
 
 def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 3600) -> str:
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "HF_HUB_OFFLINE": "1", "IQA_OFFLINE": "1"}
-    env.pop("VIRTUAL_ENV", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        command = " ".join(str(c) for c in cmd)
-        raise StepError(f"`{command}` exited {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result.stdout + result.stderr
+    return run_command(cmd, cwd=cwd, timeout=timeout)
 
 
 def git(*args: str, root: Path = ROOT) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -32,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from commands import CommandError, uv
+from commands import run as run_command
 from packaging.version import Version
 from workspace import ROOT, Member, members
 
@@ -40,29 +41,11 @@ PYTHON = os.environ.get("IQA_SMOKE_PYTHON", f"{sys.version_info.major}.{sys.vers
 OFFLINE_HINT = "network was disabled"
 
 
-class ScenarioError(RuntimeError):
-    """A command of a scenario failed; the message holds the command and its output."""
-
-
-def uv() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
-    if not found:
-        raise SystemExit("uv is not on PATH; install it (python -m pip install uv) or set UV=/path/to/uv")
-    return found
+ScenarioError = CommandError
 
 
 def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 600) -> str:
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "HF_HUB_OFFLINE": "1", "IQA_OFFLINE": "1"}
-    env.pop("VIRTUAL_ENV", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    result = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if result.returncode != 0:
-        raise ScenarioError(
-            f"`{' '.join(str(c) for c in cmd)}` exited {result.returncode}\n{result.stdout}\n{result.stderr}".rstrip()
-        )
-    return result.stdout + result.stderr
+    return run_command(cmd, cwd=cwd, timeout=timeout)
 
 
 def build_wheels(out: Path, root: Path = ROOT, packages: Sequence[str] | None = None) -> dict[str, Path]:
