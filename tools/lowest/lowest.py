@@ -45,6 +45,7 @@ from packaging.version import InvalidVersion, Version
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "release"))
 from commands import CommandError, uv
+from commands import lock_constraints as lock_constraints_of
 from commands import run as run_command
 from workspace import ROOT, Member, members
 
@@ -157,27 +158,7 @@ def floor_wheel(floor: Floor, member: Member, cache: Path, root: Path = ROOT) ->
 
 
 def lock_constraints(dest: Path, root: Path = ROOT) -> Path:
-    """The third-party pins of ``uv.lock`` as a constraints file (read-only: ``uv export --frozen``)."""
-    text = run(
-        [
-            uv(),
-            "export",
-            "--frozen",
-            "--all-packages",
-            "--all-extras",
-            "--all-groups",
-            "--no-hashes",
-            "--no-emit-workspace",
-            "--no-annotate",
-            "--no-header",
-            "--format",
-            "requirements-txt",
-        ],
-        cwd=root,
-    )
-    lines = [line for line in text.splitlines() if line and not line.startswith(("#", "-e "))]
-    dest.write_text("\n".join(lines) + "\n")
-    return dest
+    return lock_constraints_of(dest, root)
 
 
 def installed_versions(python: Path, names: Sequence[str]) -> dict[str, str]:

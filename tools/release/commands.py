@@ -33,3 +33,16 @@ def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 
         command = " ".join(str(c) for c in cmd)
         raise CommandError(f"`{command}` exited {result.returncode}\n{result.stdout}\n{result.stderr}".rstrip())
     return result.stdout + result.stderr
+
+
+EXPORT_FORMAT = ("--no-emit-workspace", "--no-annotate", "--no-header", "--format", "requirements-txt")
+
+
+def lock_constraints(dest: Path, root: Path) -> Path:
+    """The third-party pins of ``uv.lock`` as a constraints file (read-only: ``uv export --frozen``)."""
+    text = run(
+        [uv(), "export", "--frozen", "--all-packages", "--all-extras", "--all-groups", "--no-hashes", *EXPORT_FORMAT],
+        cwd=root,
+    )
+    dest.write_text("\n".join(line for line in text.splitlines() if line and not line.startswith(("#", "-e "))) + "\n")
+    return dest

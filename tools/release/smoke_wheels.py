@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from commands import CommandError, uv
+from commands import lock_constraints as lock_constraints_of
 from commands import run as run_command
 from packaging.version import Version
 from workspace import ROOT, Member, members
@@ -64,26 +65,7 @@ def build_wheels(out: Path, root: Path = ROOT, packages: Sequence[str] | None = 
 
 
 def lock_constraints(dest: Path, root: Path = ROOT) -> Path:
-    """The third-party pins of ``uv.lock`` as a constraints file (read-only: ``uv export --frozen``)."""
-    text = run(
-        [
-            uv(),
-            "export",
-            "--frozen",
-            "--all-packages",
-            "--all-extras",
-            "--all-groups",
-            "--no-hashes",
-            "--no-emit-workspace",
-            "--no-annotate",
-            "--no-header",
-            "--format",
-            "requirements-txt",
-        ],
-        cwd=root,
-    )
-    dest.write_text("\n".join(line for line in text.splitlines() if line and not line.startswith(("#", "-e "))) + "\n")
-    return dest
+    return lock_constraints_of(dest, root)
 
 
 @dataclass
