@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..measures import _gaussian_window
 from ..protocols import Metric
 from ..scoring import oriented, spearman
 
@@ -102,9 +103,7 @@ def _gaussian_blur(images: Tensor, sigma: float) -> Tensor:
         return images
     radius = max(1, math.ceil(3 * sigma))
     radius = min(radius, images.shape[-1] - 1, images.shape[-2] - 1)
-    t = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-(t**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
+    kernel = _gaussian_window(2 * radius + 1, sigma, images.device, images.dtype)
     c = images.shape[1]
     padded = F.pad(images, (radius, radius, radius, radius), mode="reflect")
     out = F.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
