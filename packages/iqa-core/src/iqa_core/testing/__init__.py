@@ -1,6 +1,7 @@
 """Test kit: toy components that follow the contracts and conformance checks for real ones."""
 
 from .conformance import check_attack, check_certifier, check_defence, check_denoiser, check_metric
+from .conformance_direction import DirectionReport, check_direction
 from .toys import (
     ToyBlurDefence,
     ToyDenoiser,
@@ -13,6 +14,7 @@ from .toys import (
 )
 
 __all__ = [
+    "DirectionReport",
     "ToyBlurDefence",
     "ToyDenoiser",
     "ToyLinearMetric",
@@ -24,6 +26,7 @@ __all__ = [
     "check_certifier",
     "check_defence",
     "check_denoiser",
+    "check_direction",
     "check_metric",
     "toy_images",
 ]
