@@ -55,6 +55,13 @@ class ResultStore:
     def _setup(self) -> None:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a killed process
+        # One write transaction: another process opening the same store meanwhile (`iqa-bench status`
+        # during a run's start) waits, then sees the whole schema, instead of adding a column twice.
+        with self._transaction():
+            self._create_schema()
+        self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _create_schema(self) -> None:
         self._db.execute(_create_sql("results", RESULT_KEY, RESULT_VALUES))
         self._db.execute(_create_sql("certificates", CERTIFICATE_KEY, CERTIFICATE_VALUES))
         self._db.execute(
@@ -68,7 +75,6 @@ class ResultStore:
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in present:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
-        self.set_meta("schema_version", SCHEMA_VERSION)
 
     # ------------------------------------------------------------------ writing
     def write_unit(
