@@ -20,10 +20,10 @@ def _open(path: str, barrier: mp.synchronize.Barrier, errors: mp.Queue) -> None:
 def test_simultaneous_opens_of_a_new_store_all_succeed(tmp_path):
     ctx = mp.get_context("fork")
     failures: list[str] = []
-    for attempt in range(6):
+    for attempt in range(20):
         path = str(tmp_path / f"s{attempt}" / "results.sqlite")
-        barrier, errors = ctx.Barrier(6), ctx.Queue()
-        procs = [ctx.Process(target=_open, args=(path, barrier, errors)) for _ in range(6)]
+        barrier, errors = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_open, args=(path, barrier, errors)) for _ in range(8)]
         for proc in procs:
             proc.start()
         for proc in procs:

@@ -53,13 +53,26 @@ class ResultStore:
             ) from error
 
     def _setup(self) -> None:
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._use_wal()
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: committed data survives a killed process
         # One write transaction: another process opening the same store meanwhile (`iqa-bench status`
         # during a run's start) waits, then sees the whole schema, instead of adding a column twice.
         with self._transaction():
             self._create_schema()
         self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _use_wal(self, wait: float = 60.0) -> None:
+        """Switch to WAL. The switch takes the database's exclusive lock and SQLite's busy handler does
+        not wait for it, so a store another process is opening at this moment is retried here."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _create_schema(self) -> None:
         self._db.execute(_create_sql("results", RESULT_KEY, RESULT_VALUES))
