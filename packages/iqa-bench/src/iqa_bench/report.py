@@ -93,6 +93,16 @@ class Report:
     selected: list[dict[str, Any]] = field(default_factory=list)
     """Per-experiment summaries with each defence's selected preset per mode (the leaderboard's cells)."""
     select_by: str = "srocc_adv"
+    extra_columns: list[lb_board.ExtraColumn] = field(default_factory=list)
+    """Per-defence columns from outside the run (e.g. a subjective study), on the defences board."""
+    extra_sections: list[lb_html.Table | lb_html.FigureSection] = field(default_factory=list)
+    """Tables and figure sections from outside the leaderboards (e.g. transfer matrices), shown after
+    the report's own tables; a table's rows also go to ``<table id>.csv`` and ``report.json``."""
+
+
+ExtraSection = lb_html.Table | lb_html.FigureSection
+"""What ``extra_sections`` holds: a sortable :class:`~iqa_bench.leaderboard.Table` or a
+:class:`~iqa_bench.leaderboard.FigureSection` of inline PNG figures."""
 
 
 def metric_directions(store: Any) -> dict[str, bool]:
@@ -123,11 +133,17 @@ def build_report(
     select_by: str = "srocc_adv",
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
     directions: Mapping[str, bool] | None = None,
+    extra_columns: Sequence[lb_board.ExtraColumn] = (),
+    extra_sections: Sequence[ExtraSection] = (),
 ) -> Report:
     """Compute every table of the report (see :func:`write_report` for the arguments)."""
     rows = list(rows)
     certificates = list(certificates or ())
-    report = Report()
+    taken = {*SCORES, "n_experiments", "n_images", "n_failed"}
+    clashes = sorted(c.key for c in extra_columns if c.key in taken)
+    if clashes:
+        raise ValueError(f"extra column key(s) {clashes} are already a column of the leaderboard; rename them")
+    report = Report(extra_columns=list(extra_columns), extra_sections=_checked_sections(extra_sections))
     metrics = sorted({str(r["metric"]) for r in [*rows, *certificates] if r.get("metric") is not None})
     report.directions = {m: aggregate.higher_is_better(m, bounds, directions) for m in metrics}
     summaries = aggregate.with_types(
@@ -193,8 +209,32 @@ def build_report(
         report.pareto[(x, y)] = points
         report.tables[f"pareto_{x}_{y}"] = points
 
-    report.entries = lb_entries.build_entries(selected, defence_types=defence_types, metadata=metadata)
+    report.entries = lb_entries.build_entries(
+        selected, defence_types=defence_types, metadata=metadata, extra_columns=report.extra_columns
+    )
     return report
+
+
+def _checked_sections(sections: Sequence[ExtraSection]) -> list[ExtraSection]:
+    out: list[ExtraSection] = []
+    for section in sections:
+        if not isinstance(section, lb_html.Table | lb_html.FigureSection):
+            raise TypeError(
+                f"extra_sections takes leaderboard Table or FigureSection objects, got {type(section).__name__}"
+            )
+        out.append(section)
+    return out
+
+
+def extra_tables(report: Report) -> dict[str, list[dict[str, Any]]]:
+    """The rows of the report's extra tables by file-safe name (``<table id>`` with ``-`` as ``_``)."""
+    return {
+        "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in section.id.replace("-", "_")): [
+            dict(row) for row in section.rows
+        ]
+        for section in report.extra_sections
+        if isinstance(section, lb_html.Table)
+    }
 
 
 def _label(name: str) -> str:
@@ -258,6 +298,7 @@ def _board(report: Report) -> lb_board.Board:
         baseline=aggregate.NONE,
         modes=MODES,
         directions=report.directions,
+        extra_columns=report.extra_columns,
     )
 
 
@@ -343,6 +384,7 @@ def _html_page(
         ),
         lb_html.Glossary("preset", None, "the defence's preset in the selected mode"),
         *(lb_html.Glossary(c.label, c.higher_is_better, c.description) for c in board.columns),
+        *(lb_html.Glossary(e.label, e.higher_is_better, f"{e.description} (estimate, interval)") for e in board.extras),
         lb_html.Glossary("entry", None, "the defence's raw leaderboard entry (JSON Schema: entry.schema.json)"),
     ]
     notes = [
@@ -354,6 +396,8 @@ def _html_page(
         "Certified defences: Cert.R only for classification certifiers, Cert.RD only for regression ones "
         "(median smoothing); — where a score does not apply.",
     ]
+    tables += [section for section in report.extra_sections if isinstance(section, lb_html.Table)]
+    figures = [*figures, *(s for s in report.extra_sections if isinstance(s, lb_html.FigureSection))]
     if not tables:
         notes.append("No results to show.")
     return lb_html.render_page(
@@ -547,6 +591,8 @@ def write_report(
     select_by: str = "srocc_adv",
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
     directions: Mapping[str, bool] | None = None,
+    extra_columns: Sequence[lb_board.ExtraColumn] = (),
+    extra_sections: Sequence[ExtraSection] = (),
 ) -> dict[str, list[Path]]:
     """Write the report of a run into ``out_dir`` and return ``{format: [written paths]}``.
 
@@ -587,6 +633,11 @@ def write_report(
             computed on the oriented score, so a lower-is-better metric (NIQE, BRISQUE, ...) gets
             the sign a higher-is-better one would; a metric whose direction is unknown is taken as
             higher-is-better, with a logged warning.
+        extra_columns: per-defence columns from outside the run
+            (:class:`~iqa_bench.leaderboard.ExtraColumn`, e.g. a subjective study's Bradley-Terry
+            scores with intervals): shown on the defences board, added to the entries and the CSV.
+        extra_sections: tables / figure sections from outside (e.g. transfer matrices): shown on
+            the page after the report's tables; a table's rows also go to CSV and ``report.json``.
 
     Raises ``ValueError`` for an unknown format and ``KeyError`` for a metric without bounds.
     """
@@ -604,12 +655,15 @@ def write_report(
         select_by=select_by,
         metadata=metadata,
         directions=directions,
+        extra_columns=extra_columns,
+        extra_sections=extra_sections,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, list[Path]] = {}
     if "csv" in formats:
         paths = [lb_tables.write_csv(table, out / f"{name}.csv") for name, table in report.tables.items()]
+        paths += [lb_tables.write_csv(rows, out / f"{name}.csv") for name, rows in extra_tables(report).items()]
         for (value, dataset, mode), matrix in sorted(report.win_rates.items()):
             name = _matrix_name(value, dataset, mode)
             paths.append(lb_tables.write_csv(matrix.rows(), out / f"{name}.csv", ["defence", *matrix.methods]))
@@ -617,7 +671,7 @@ def write_report(
     if "json" in formats:
         board = lb_entries.write_json(report.entries, out / "leaderboard.json")
         everything = {
-            "tables": report.tables,
+            "tables": {**report.tables, **extra_tables(report)},
             "win_rates": [
                 {"value": v, "dataset": d, "mode": m, "family_size": x.family_size, "alpha": x.alpha, "rows": x.rows()}
                 for (v, d, m), x in sorted(report.win_rates.items())

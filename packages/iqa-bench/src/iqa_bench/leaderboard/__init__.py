@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .board import Board, BoardColumn, BoardRow, board_view, build_board, entry_slug
+from .board import Board, BoardColumn, BoardRow, ExtraColumn, board_view, build_board, entry_slug, interval_of
 from .entries import (
     SCHEMA_VERSION,
     EntryValidationError,
@@ -15,7 +15,17 @@ from .entries import (
     validate_entry,
     write_json,
 )
-from .html import Column, FigureSection, Glossary, PageFigure, Table, direction_text, esc, render_page
+from .html import (
+    Column,
+    FigureSection,
+    Glossary,
+    PageFigure,
+    Table,
+    direction_text,
+    esc,
+    format_interval,
+    render_page,
+)
 from .tables import columns_of, escape_markdown, format_value, to_markdown, write_csv
 
 __all__ = [
@@ -25,6 +35,7 @@ __all__ = [
     "BoardRow",
     "Column",
     "EntryValidationError",
+    "ExtraColumn",
     "FigureSection",
     "Glossary",
     "PageFigure",
@@ -38,7 +49,9 @@ __all__ = [
     "entry_slug",
     "esc",
     "escape_markdown",
+    "format_interval",
     "format_value",
+    "interval_of",
     "load_entries",
     "load_schema",
     "plain",

@@ -38,6 +38,68 @@ class BoardColumn:
     how: str = "mean"
 
 
+def interval_of(value: Any) -> tuple[float, float, float]:
+    """``(estimate, low, high)`` of an interval-like value: an object with ``estimate``/``low``/``high``
+    (e.g. :class:`iqa_bench.uncertainty.Interval`), a mapping with those keys, a 3-sequence, or a
+    plain number (no interval: low = high = NaN). Non-numbers become NaN."""
+
+    def number(x: Any) -> float:
+        if isinstance(x, bool) or not isinstance(x, int | float):
+            return math.nan
+        return float(x)
+
+    if all(hasattr(value, name) for name in ("estimate", "low", "high")):
+        return number(value.estimate), number(value.low), number(value.high)
+    if isinstance(value, Mapping):
+        return number(value.get("estimate")), number(value.get("low")), number(value.get("high"))
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3:
+        return number(value[0]), number(value[1]), number(value[2])
+    return number(value), math.nan, math.nan
+
+
+@dataclass(frozen=True)
+class ExtraColumn:
+    """A per-method column supplied from outside the run's results (e.g. a subjective study's
+    Bradley-Terry score), shown with its interval as ``estimate (low–high)``.
+
+    ``values`` maps a method (a defence, for the defences board) to an interval-like value (see
+    :func:`interval_of`); methods missing from it show ``—``. The values do not depend on the
+    page's filters. They join the page, the CSV (``<key>``, ``<key>_low``, ``<key>_high``) and the
+    JSON entries (``extra.<key>``).
+    """
+
+    key: str
+    label: str
+    higher_is_better: bool | None
+    values: Mapping[str, Any]
+    description: str = ""
+    digits: int = 3
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", self.key):
+            raise ValueError(
+                f"extra column key {self.key!r} must be lower-case letters, digits and '_' (starting with a letter)"
+            )
+
+    def interval(self, method: str) -> tuple[float, float, float]:
+        """``(estimate, low, high)`` of ``method`` (NaNs when it has no value)."""
+        return interval_of(self.values[method]) if method in self.values else (math.nan, math.nan, math.nan)
+
+    def to_entry(self, method: str) -> dict[str, Any] | None:
+        """The JSON entry's ``extra.<key>`` object for ``method`` (``None`` when it has no value)."""
+        if method not in self.values:
+            return None
+        estimate, low, high = self.interval(method)
+        return {
+            "label": self.label,
+            "higher_is_better": self.higher_is_better,
+            "estimate": estimate if math.isfinite(estimate) else None,
+            "low": low if math.isfinite(low) else None,
+            "high": high if math.isfinite(high) else None,
+            "description": self.description,
+        }
+
+
 @dataclass
 class Board:
     """Everything the page's leaderboard needs (see :func:`build_board`)."""
@@ -55,6 +117,8 @@ class Board:
     """``{defence: relative link to its JSON entry}``."""
     directions: dict[str, bool] = field(default_factory=dict)
     """``{metric: higher_is_better}`` (the page notes a lower-is-better metric when it is selected)."""
+    extras: list[ExtraColumn] = field(default_factory=list)
+    """Columns supplied from outside (see :class:`ExtraColumn`), shown after the score columns."""
 
     def column(self, key: str) -> BoardColumn:
         for column in self.columns:
@@ -83,10 +147,12 @@ def build_board(
     baseline: str | None = "none",
     modes: Sequence[str] = ("non-adaptive", "adaptive"),
     directions: Mapping[str, bool] | None = None,
+    extra_columns: Sequence[ExtraColumn] = (),
 ) -> Board:
     """Fold per-experiment summaries (one preset per defence and mode) into leaderboard cells.
 
     Clean-only experiments (``attack = "none"``) are left out, as in the roll-ups.
+    ``extra_columns`` add per-defence values from outside the run (see :class:`ExtraColumn`).
     """
     items = [s for s in summaries if s.get("attack") != "none"]
     if rank_by not in {c.key for c in columns if c.how == "mean"}:
@@ -121,7 +187,20 @@ def build_board(
         rank_by=rank_by,
         baseline=baseline,
         directions={str(m): bool(h) for m, h in (directions or {}).items()},
+        extras=_checked_extras(extra_columns, {c.key for c in columns}),
     )
+
+
+def _checked_extras(extras: Sequence[ExtraColumn], taken: set[str]) -> list[ExtraColumn]:
+    out = []
+    for extra in extras:
+        if not isinstance(extra, ExtraColumn):
+            raise TypeError(f"extra_columns takes ExtraColumn objects, got {type(extra).__name__}")
+        if extra.key in taken:
+            raise ValueError(f"extra column key {extra.key!r} is already a column of the leaderboard; rename it")
+        taken.add(extra.key)
+        out.append(extra)
+    return out
 
 
 def default_filters(board: Board) -> dict[str, str]:
@@ -222,4 +301,18 @@ def board_data(board: Board) -> dict[str, Any]:
         "baseline": board.baseline,
         "links": board.entry_links,
         "directions": board.directions,
+        "extras": [
+            {
+                "key": e.key,
+                "label": e.label,
+                "higher": e.higher_is_better,
+                "digits": e.digits,
+                "values": {
+                    d: [None if not math.isfinite(x) else x for x in e.interval(d)]
+                    for d in board.defences
+                    if d in e.values
+                },
+            }
+            for e in board.extras
+        ],
     }

@@ -28,8 +28,10 @@ from iqa_core.errors import UserError
 
 from ..aggregate import DEFAULT_DEFENCE_TYPES, SCORES, Summary, rollup
 from ..schema import MODES, NONE
+from .board import ExtraColumn
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Written by this version; entries of version 1 (no ``board``, ``extra``, ``ranking``) stay valid."""
 SCHEMA_RESOURCE = "entry.schema.json"
 
 
@@ -151,13 +153,15 @@ def build_entries(
     *,
     defence_types: Mapping[str, str] | None = None,
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    extra_columns: Sequence[ExtraColumn] = (),
 ) -> list[dict[str, Any]]:
     """One entry per defence from per-experiment summaries (clean-only experiments left out).
 
-    Filter the summaries to one preset per defence and mode first (see
-    :func:`iqa_bench.stats.select_presets` and :func:`iqa_bench.stats.apply_presets`): ``presets``
-    names it per mode (several are joined with ``+``). ``metadata`` adds submission fields per defence
-    (``name``, ``paper``, ``link``, ...). Every entry is validated before it is returned.
+        Filter the summaries to one preset per defence and mode first (see
+        :func:`iqa_bench.stats.select_presets` and :func:`iqa_bench.stats.apply_presets`): ``presets``
+        names it per mode (several are joined with ``+``). ``metadata`` adds submission fields per defence
+        (``name``, ``paper``, ``link``, ...); ``extra_columns`` (:class:`~.board.ExtraColumn`) add
+    ``extra.<key>`` values with their intervals. Every entry is validated before it is returned.
     """
     items = [s for s in summaries if s.get("attack") != NONE]
     types = DEFAULT_DEFENCE_TYPES if defence_types is None else defence_types
@@ -193,6 +197,9 @@ def build_entries(
             "attacks": sorted({s["attack"] for s in group}),
             "results": results,
         }
+        extra = {e.key: e.to_entry(defence) for e in extra_columns if defence in e.values}
+        if extra:
+            record["extra"] = extra
         if metadata is not None and defence in metadata:
             record.update(metadata[defence])
         record = plain(record)

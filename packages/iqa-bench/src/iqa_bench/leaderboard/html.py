@@ -120,6 +120,17 @@ def _fmt(value: Any, digits: int = 3, scale: float = 1.0) -> str:
     return format_value(value if math.isnan(number) and not isinstance(value, float) else number * scale, digits)
 
 
+def format_interval(interval: Sequence[float], digits: int = 3) -> str:
+    """``estimate (low–high)``; ``—`` without an estimate, the estimate alone without an interval."""
+    estimate, low, high = (_number(v) for v in interval)
+    if math.isnan(estimate):
+        return "—"
+    text = format_value(estimate, digits)
+    if math.isnan(low) or math.isnan(high):
+        return text
+    return f"{text} ({format_value(low, digits)}–{format_value(high, digits)})"
+
+
 def _data_value(value: Any) -> str:
     number = _number(value)
     return "" if math.isnan(number) else repr(number)
@@ -137,6 +148,7 @@ def _environment() -> jinja2.Environment:
     env.filters["fmt"] = _fmt
     env.filters["data_value"] = _data_value
     env.filters["direction"] = direction_text
+    env.filters["interval"] = format_interval
     return env
 
 

@@ -67,6 +67,11 @@
     if (!isFinite(value)) { return value > 0 ? "\u221e" : "-\u221e"; }
     return (value * scale).toFixed(digits);
   }
+  function interval(iv, digits) {
+    if (iv[0] === null) { return "\u2014"; }
+    var text = fmt(iv[0], digits, 1);
+    return iv[1] === null || iv[2] === null ? text : text + " (" + fmt(iv[1], digits, 1) + "\u2013" + fmt(iv[2], digits, 1) + ")";
+  }
   function compute(state) {
     var wanted = DIMS.map(function (dim) {
       return state[dim] === "" ? null : board.options[dim].indexOf(state[dim]);
@@ -131,6 +136,10 @@
       board.columns.forEach(function (c) {
         var v = row.values[c.key];
         tr.appendChild(td(fmt(v, c.digits, c.scale), typeof v === "number" && !isNaN(v) ? String(v) : ""));
+      });
+      (board.extras || []).forEach(function (e) {
+        var iv = e.values[row.defence] || [null, null, null];
+        tr.appendChild(td(interval(iv, e.digits), iv[0] === null ? "" : String(iv[0]), "extra"));
       });
       var link = document.createElement("td");
       link.className = "text";
