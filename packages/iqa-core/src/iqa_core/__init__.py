@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from . import measures, weights
     from .adapters import as_defence, as_metric, require_metric
     from .defended import DefendedMetric, defended, purify_for_gradients
+    from .precision import Precision, with_precision
     from .protocols import Attack, Certifier, Defence, Denoiser, FullReferenceMetric, Metric, TrainableAttack
     from .scorer import OutOfMemoryAtBatchOne, Scorer, resolve_device
     from .validation import ImageContractError, check_images
@@ -41,6 +42,8 @@ _LAZY: dict[str, str] = {
     "FullReferenceMetric": "protocols",
     "Metric": "protocols",
     "TrainableAttack": "protocols",
+    "Precision": "precision",
+    "with_precision": "precision",
     "OutOfMemoryAtBatchOne": "scorer",
     "Scorer": "scorer",
     "resolve_device": "scorer",
@@ -77,6 +80,7 @@ __all__ = [
     "ImageContractError",
     "Metric",
     "OutOfMemoryAtBatchOne",
+    "Precision",
     "PresetNotFoundError",
     "Scorer",
     "Threat",
@@ -95,4 +99,5 @@ __all__ = [
     "require_metric",
     "resolve_device",
     "weights",
+    "with_precision",
 ]
