@@ -93,9 +93,11 @@ def test_tables_agree_with_aggregate(written: dict[str, list[Path]]) -> None:
 
 
 def test_json_outputs(written: dict[str, list[Path]]) -> None:
-    board, full = written["json"]
+    board, metrics, attacks, full = written["json"]
     entries = leaderboard.load_entries(board)
     assert [e["method"] for e in entries] == ["bad", "good", "none"]
+    assert {e["board"] for e in leaderboard.load_entries(metrics)} == {"metrics"}
+    assert {e["board"] for e in leaderboard.load_entries(attacks)} == {"attacks"}
     data = json.loads(full.read_text())
     assert {"experiments", "by_defence", "certified"} <= set(data["tables"])
     assert data["tables"]["certified"][0]["abstention"] == pytest.approx(20.0)

@@ -146,6 +146,42 @@ DEFAULT_DEFENCE_TYPES: dict[str, str] = {
 }
 """Default defence -> type table for the catalogue's defences (unknown names map to ``"other"``)."""
 
+DEFAULT_ATTACK_TYPES: dict[str, str] = {
+    NONE: NONE,
+    **{
+        name: "white-box"
+        for name in (
+            "fgsm",
+            "ifgsm",
+            "mifgsm",
+            "amifgsm",
+            "apgd",
+            "uap",
+            "korhonen",
+            "zhang",
+            "zhang-dists",
+            "zhang-lpips",
+            "zhang-ssim",
+            "madc",
+            "cadv",
+            "advcf",
+            "ssah",
+            "facpa",
+            "stadv",
+        )
+    },
+    **{name: "black-box" for name in ("nes", "parsimonious", "onepixel", "square", "patch-rs")},
+}
+"""The catalogue's attacks by access (Table 7: WB / BB); unknown names map to ``"other"``."""
+
+
+def attack_type(attack: str, attack_types: Mapping[str, str] | None = None) -> str:
+    """The type (family) of ``attack``: ``attack_types`` first, else :data:`DEFAULT_ATTACK_TYPES`, else ``"other"``."""
+    if attack_types is not None and attack in attack_types:
+        return str(attack_types[attack])
+    return DEFAULT_ATTACK_TYPES.get(attack, NONE if attack == NONE else "other")
+
+
 PAPER_DEFENCE_GROUPS: dict[str, str] = {
     NONE: NONE,
     "gaussian-blur": "filtering",

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from . import aggregate, plots, stats
 from .aggregate import SCORES, Bounds, Row, Summary
 from .leaderboard import board as lb_board
+from .leaderboard import boards as lb_boards
 from .leaderboard import entries as lb_entries
 from .leaderboard import html as lb_html
 from .leaderboard import tables as lb_tables
@@ -95,6 +96,11 @@ class Report:
     select_by: str = "srocc_adv"
     extra_columns: list[lb_board.ExtraColumn] = field(default_factory=list)
     """Per-defence columns from outside the run (e.g. a subjective study), on the defences board."""
+    boards: dict[str, lb_boards.RankedBoard] = field(default_factory=dict)
+    """The ranked leaderboards (``defences``, ``metrics``, ``attacks``) with intervals (see
+    :mod:`iqa_bench.leaderboard.boards`)."""
+    board_entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """``{"metrics": [...], "attacks": [...]}``: the other boards' validated entries."""
     extra_sections: list[lb_html.Table | lb_html.FigureSection] = field(default_factory=list)
     """Tables and figure sections from outside the leaderboards (e.g. transfer matrices), shown after
     the report's own tables; a table's rows also go to ``<table id>.csv`` and ``report.json``."""
@@ -135,6 +141,8 @@ def build_report(
     directions: Mapping[str, bool] | None = None,
     extra_columns: Sequence[lb_board.ExtraColumn] = (),
     extra_sections: Sequence[ExtraSection] = (),
+    n_resamples: int = lb_boards.DEFAULT_RESAMPLES,
+    seed: int = 0,
 ) -> Report:
     """Compute every table of the report (see :func:`write_report` for the arguments)."""
     rows = list(rows)
@@ -212,7 +220,46 @@ def build_report(
     report.entries = lb_entries.build_entries(
         selected, defence_types=defence_types, metadata=metadata, extra_columns=report.extra_columns
     )
+    _ranked_boards(report, rows, selected_rows, bounds, defence_types, attack_types, alpha, n_resamples, seed)
     return report
+
+
+def _ranked_boards(
+    report: Report,
+    rows: Sequence[Row],
+    selected_rows: Sequence[Row],
+    bounds: Bounds,
+    defence_types: Mapping[str, str] | None,
+    attack_types: Mapping[str, str] | None,
+    alpha: float,
+    n_resamples: int,
+    seed: int,
+) -> None:
+    """The three ranked boards, their tables (``leaderboard_<board>``) and entries."""
+    tests = [
+        stats.WilcoxonTest(**{k: t[k] for k in ("better", "worse", "value", "n_pairs", "statistic", "p_value")},
+                           cell=tuple(str(t[k]) for k in stats.CELL_KEY), p_adjusted=t["p_adjusted"],
+                           significant=t["significant"])
+        for t in report.tables.get("wilcoxon_d_defended", [])
+    ]  # fmt: skip
+    if not tests:
+        tests = stats.wilcoxon_tests(selected_rows, bounds, "d_defended", alpha=alpha)
+    types = {**aggregate.DEFAULT_DEFENCE_TYPES, **(defence_types or {})}
+    common: dict[str, Any] = {"directions": report.directions, "n_resamples": n_resamples, "seed": seed}
+    report.boards["defences"] = lb_boards.defence_board(
+        selected_rows, bounds, defence_types=types, tests=tests, extra_columns=report.extra_columns, **common
+    )
+    report.boards["metrics"] = lb_boards.metric_board(rows, bounds, attack_types=attack_types, alpha=alpha, **common)
+    report.boards["attacks"] = lb_boards.attack_board(rows, bounds, attack_types=attack_types, alpha=alpha, **common)
+    for name, board in report.boards.items():
+        report.tables[f"leaderboard_{name}"] = board.rows()
+    ranking = report.boards["defences"].rankings()
+    for entry in report.entries:
+        entry["board"] = "defences"
+        if entry["method"] in ranking:
+            entry["ranking"] = ranking[entry["method"]]
+        lb_entries.validate_entry(entry)
+    report.board_entries = {name: report.boards[name].entries() for name in ("metrics", "attacks")}
 
 
 def _checked_sections(sections: Sequence[ExtraSection]) -> list[ExtraSection]:
@@ -320,6 +367,14 @@ def _table_columns(table: Sequence[Mapping[str, Any]]) -> list[lb_html.Column]:
     return out
 
 
+BOARD_TITLES: dict[str, str] = {
+    "defences": "Defences: composite rank with 95% intervals",
+    "metrics": "Metrics: which NR metric is most robust",
+    "attacks": "Attacks: strength at matched perceptual budgets",
+}
+"""The ranked boards' sections on the page, in order (each also a CSV ``leaderboard_<board>.csv``)."""
+
+
 def _html_page(
     report: Report,
     title: str,
@@ -339,6 +394,11 @@ def _html_page(
         ("clean", "Clean images (attack = none)", "clean"),
     ]
     tables = [
+        board_table
+        for name, board_title in BOARD_TITLES.items()
+        if name in report.boards and (board_table := report.boards[name].table(f"board-{name}", board_title)).rows
+    ]
+    tables += [
         lb_html.Table(table_id, caption, _table_columns(report.tables[name]), report.tables[name])
         for table_id, caption, name in sections
         if report.tables.get(name)
@@ -420,7 +480,7 @@ def _markdown(report: Report, title: str) -> str:
         if not table or name in ("experiments",) or name.startswith("wilcoxon_"):
             continue
         columns = _main_columns(table) if name not in ("certified", "by_certifier") else None
-        if columns is not None and name.startswith("pareto_"):
+        if columns is not None and name.startswith(("pareto_", "leaderboard_")):
             columns = lb_tables.columns_of(table)
         labels = {c: _label(c) for c in (columns or lb_tables.columns_of(table))}
         parts.append(f"## {lb_tables.escape_markdown(name.replace('_', ' '))}\n")
@@ -670,6 +730,10 @@ def write_report(
         written["csv"] = paths
     if "json" in formats:
         board = lb_entries.write_json(report.entries, out / "leaderboard.json")
+        others = [
+            lb_entries.write_json(entries, out / f"leaderboard_{name}.json")
+            for name, entries in report.board_entries.items()
+        ]
         everything = {
             "tables": {**report.tables, **extra_tables(report)},
             "win_rates": [
@@ -679,7 +743,7 @@ def write_report(
         }
         full = out / "report.json"
         full.write_text(json.dumps(lb_entries.plain(everything), indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        written["json"] = [board, full]
+        written["json"] = [board, *others, full]
     if "md" in formats:
         path = out / "report.md"
         path.write_text(_markdown(report, title), encoding="utf-8")

@@ -24,6 +24,9 @@ FORMATS = ("csv", "json", "md", "html")
 EXTENSIONS = {"csv": ".csv", "json": ".json", "md": ".md", "html": ".html"}
 FIXED_TABLES = (
     "leaderboard",
+    "leaderboard_defences",
+    "leaderboard_metrics",
+    "leaderboard_attacks",
     "experiments",
     "preset_selection",
     "by_defence",
@@ -53,7 +56,9 @@ TABLE_HELP = (
     + ", or one of "
     + ", ".join(PATTERN_TABLES)
     + " (the run's own are listed when a name is unknown). 'leaderboard' is one row per defence "
-    "(csv/md: the by_defence roll-up of the selected presets; json: the validated leaderboard entries)"
+    "(csv/md: the by_defence roll-up of the selected presets; json: the validated leaderboard entries); "
+    "'leaderboard_defences', 'leaderboard_metrics', 'leaderboard_attacks' are the ranked boards (rank with its "
+    "interval, composite, Bradley-Terry strength, scores with intervals; json: their validated entries)"
 )
 
 
@@ -116,8 +121,10 @@ def _write_table(report: Any, name: str, fmt: str, target: Path) -> Path:
     if fmt == "csv":
         return lb_tables.write_csv(rows, target, columns)
     if fmt == "json":
-        if name == "leaderboard":
+        if name in ("leaderboard", "leaderboard_defences"):
             return lb_entries.write_json(report.entries, target)
+        if name.startswith("leaderboard_") and name[len("leaderboard_") :] in report.board_entries:
+            return lb_entries.write_json(report.board_entries[name[len("leaderboard_") :]], target)
         text = json.dumps(lb_entries.plain(rows), indent=1, allow_nan=False, ensure_ascii=False)
         target.write_text(text + "\n", encoding="utf-8")
         return target

@@ -48,6 +48,22 @@ class Column:
     higher_is_better: bool | None = None
     digits: int = 3
     description: str = ""
+    kind: str = ""
+    """``""`` (number or text, by ``numeric``), ``"interval"`` (the row's ``key``, ``key_low``,
+    ``key_high`` shown as ``estimate (low–high)``) or ``"rank"`` (the row's ``rank``, ``rank_low``,
+    ``rank_high``, ``tied``, ``unstable`` shown as ``2= (1–3) ↕``)."""
+
+
+def rank_text(row: Mapping[str, Any]) -> str:
+    """``rank[=] (low–high)[ ↕]``: ``=`` a tie, ``↕`` a rank resampling can flip; ``—`` without a rank."""
+    rank = row.get("rank")
+    if rank is None or (isinstance(rank, float) and math.isnan(rank)):
+        return "—"
+    text = f"{rank}{'=' if row.get('tied') else ''}"
+    low, high = row.get("rank_low"), row.get("rank_high")
+    if low is not None and high is not None:
+        text += f" ({low}–{high})" if low != high else f" ({low})"
+    return text + (" ↕" if row.get("unstable") else "")
 
 
 @dataclass
@@ -149,6 +165,7 @@ def _environment() -> jinja2.Environment:
     env.filters["data_value"] = _data_value
     env.filters["direction"] = direction_text
     env.filters["interval"] = format_interval
+    env.filters["rank_text"] = rank_text
     return env
 
 
