@@ -37,6 +37,8 @@ CONFIG_KEYS: tuple[str, ...] = (
     "bounds",
     "store",
     "cache",
+    "precision",
+    "sufficient",
 )
 """The top-level keys of a config file."""
 
@@ -63,6 +65,20 @@ class ComponentConfig:
     presets: tuple[str | None, ...] = (None,)
     params: dict[str, Any] = field(default_factory=dict)
     images: int | None = None  # certifiers and trainable attacks: how many images they use
+    precision: dict[str, Any] | None = None  # metrics only: {autocast, channels_last, compile} (iqa_core.precision)
+
+
+@dataclass(frozen=True)
+class SufficientConfig:
+    """Statistically sufficient evaluation (see :mod:`iqa_bench.sufficient`): attack units of a cell
+    run chunk by chunk until the 95 % bootstrap interval of the cell's mean per-image ``value`` is
+    at most ``ci_width`` wide (in the value's units; D is in % of the bound diameter) for every
+    defence, and at least ``min_images`` images were attacked."""
+
+    ci_width: float
+    min_images: int = 40
+    value: str = "d"
+    resamples: int = 1000
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,15 @@ class BenchConfig:
     store: str = "runs/results.sqlite"
     cache: str | None = None  # adversarial-image cache folder; default: next to the store
     bounds: str = "catalogue"  # "catalogue" (the metric's own bounds) or "measured" (iqa-bench bounds cache)
+    precision: dict[str, Any] | None = None  # every metric's precision; a metric's own `precision` overrides keys
+    sufficient: SufficientConfig | None = None  # add chunks to a cell only until its D interval is narrow enough
+
+    def metric_precision(self, spec: ComponentConfig) -> dict[str, Any]:
+        """The precision a metric runs at: the config's ``precision`` updated by the metric's own
+        (``{}`` = float32, contiguous, eager)."""
+        merged = {**(self.precision or {}), **(spec.precision or {})}
+        default = {"autocast": "off", "channels_last": False, "compile": False}
+        return {} if all(merged.get(k, v) == v for k, v in default.items()) else {**default, **merged}
 
     @property
     def store_path(self) -> Path:
@@ -97,7 +122,41 @@ class BenchConfig:
 
     def fingerprint(self) -> str:
         """Stable hash of the configuration (recorded with the run)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        record = asdict(self)
+        for key in ("precision", "sufficient"):  # optional switches added later: unset ones keep old fingerprints
+            if record[key] is None:
+                del record[key]
+        return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def config_record(config: BenchConfig) -> dict[str, Any]:
+    """The config as JSON values, recorded in the store by a run (``meta`` key ``config``), so
+    commands given only the store (``iqa-bench transfer``) can rebuild it (:func:`config_from_record`)."""
+    record: dict[str, Any] = json.loads(json.dumps(asdict(config), default=str))
+    record["cache_resolved"] = str(config.cache_path.resolve())
+    return record
+
+
+def config_from_record(record: dict[str, Any], store: str | Path) -> BenchConfig:
+    """The config of :func:`config_record`, its store at ``store`` (where it lies now); a default
+    cache folder follows the store, an explicit one stays where the run wrote it."""
+    fields = {k: v for k, v in record.items() if k != "cache_resolved"}
+
+    def component(entry: dict[str, Any]) -> ComponentConfig:
+        return ComponentConfig(**{**entry, "presets": tuple(entry.get("presets") or (None,))})
+
+    return BenchConfig(
+        **{
+            **fields,
+            "datasets": tuple(DatasetConfig(**d) for d in record["datasets"]),
+            **{kind: tuple(component(c) for c in record[kind]) for kind in ("metrics", "attacks", "defences")},
+            "certifiers": tuple(component(c) for c in record.get("certifiers", ())),
+            "modes": tuple(record["modes"]),
+            "store": str(store),
+            "cache": record.get("cache_resolved") if record.get("cache") else None,
+            "sufficient": SufficientConfig(**record["sufficient"]) if record.get("sufficient") else None,
+        }
+    )
 
 
 def _expect(cond: object, where: str, message: str) -> None:
@@ -136,8 +195,9 @@ def _component(entry: Any, where: str) -> ComponentConfig:
     if isinstance(entry, str):
         return ComponentConfig(entry)
     _expect(isinstance(entry, dict), where, f"expected a name or a mapping with 'name', got {entry!r}")
-    unknown = set(entry) - {"name", "presets", "params", "images"}
-    _expect(not unknown, where, f"unknown keys {sorted(unknown)}; allowed: name, presets, params, images")
+    allowed = ["name", "presets", "params", "images", *(["precision"] if where.startswith("metrics") else [])]
+    unknown = set(entry) - set(allowed)
+    _expect(not unknown, where, f"unknown keys {sorted(unknown)}; allowed: {', '.join(allowed)}")
     _expect(isinstance(entry.get("name"), str), f"{where}.name", "expected a component name")
     params = entry.get("params") or {}
     _expect(isinstance(params, dict), f"{where}.params", f"expected a mapping, got {params!r}")
@@ -147,6 +207,45 @@ def _component(entry: Any, where: str) -> ComponentConfig:
         presets=_presets(entry.get("presets"), f"{where}.presets"),
         params=dict(params),
         images=None if images is None else _int(images, f"{where}.images", 1),
+        precision=_precision(entry.get("precision"), f"{where}.precision"),
+    )
+
+
+def _precision(value: Any, where: str) -> dict[str, Any] | None:
+    """A validated precision mapping (``None`` when absent); torch is imported only when one is given."""
+    if value is None:
+        return None
+    from iqa_core.precision import Precision, PrecisionError
+
+    try:
+        Precision.from_mapping(value, where=where)
+    except PrecisionError as error:
+        raise ConfigError(str(error)) from None
+    return dict(value)
+
+
+def _sufficient(value: Any) -> SufficientConfig | None:
+    if value is None:
+        return None
+    where = "sufficient"
+    _expect(
+        isinstance(value, dict), where, f"expected a mapping such as {{ci_width: 2.0, min_images: 40}}, got {value!r}"
+    )
+    unknown = set(value) - {"ci_width", "min_images", "value", "resamples"}
+    _expect(not unknown, where, f"unknown keys {sorted(unknown)}; allowed: ci_width, min_images, value, resamples")
+    width = value.get("ci_width")
+    _expect(
+        isinstance(width, (int, float)) and not isinstance(width, bool) and width > 0,
+        f"{where}.ci_width",
+        f"expected the largest 95 % interval width to accept (a positive number, e.g. 2.0 D points), got {width!r}",
+    )
+    kind = value.get("value", "d")
+    _expect(kind in ("d", "d_defended", "gain"), f"{where}.value", f"expected d, d_defended or gain, got {kind!r}")
+    return SufficientConfig(
+        ci_width=float(width),
+        min_images=_int(value.get("min_images", 40), f"{where}.min_images", 1),
+        value=kind,
+        resamples=_int(value.get("resamples", 1000), f"{where}.resamples", 100),
     )
 
 
@@ -232,6 +331,8 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
         store=store,
         cache=cache,
         bounds=bounds,
+        precision=_precision(raw.get("precision"), "precision"),
+        sufficient=_sufficient(raw.get("sufficient")),
     )
     return config
 

@@ -65,7 +65,11 @@ class UnitIdentity:
 
     def parts(self, unit: Unit) -> dict[str, Any]:
         """The fingerprint's ingredients (everything but the chunk's items)."""
-        metric = self.component("metric", self._spec(self.config.metrics, unit.metric), None)
+        metric_spec = self._spec(self.config.metrics, unit.metric)
+        metric = self.component("metric", metric_spec, None)
+        precision = self.config.metric_precision(metric_spec)
+        if precision:  # lower precision changes the scores: such units are not those of a float32 run
+            metric = {**metric, "precision": precision}
         parts: dict[str, Any] = {"unit": unit.id, "seed": self.config.seed, "metric": metric}
         if unit.kind == "certify":
             spec = self._spec(self.config.certifiers, unit.component)

@@ -33,7 +33,7 @@ from iqa_core import Scorer, create
 
 from .adversarial_cache import AdversarialCache
 from .chunk import ChunkData
-from .config import BenchConfig, ComponentConfig, DatasetConfig
+from .config import BenchConfig, ComponentConfig, DatasetConfig, config_record
 from .datasets import ImageItem
 from .evaluate import Evaluator, tensor_digest
 from .identity import UnitIdentity
@@ -59,6 +59,8 @@ class RunSummary:
     #: images each component kind processed, and images whose result was reused instead
     #: (:attr:`iqa_bench.evaluate.Evaluator.work`), counted over this run's units
     work: dict[str, int] = field(default_factory=dict)
+    #: with ``sufficient:`` in the config, planned vs attacked images (:func:`iqa_bench.sufficient.savings`)
+    sufficient: dict[str, Any] | None = None
 
 
 class Runner:
@@ -79,6 +81,7 @@ class Runner:
         self.scorer = Scorer(config.device, config.batch_size)
         self.device = self.scorer.device
         self._components: dict[tuple[str, str, str | None], Any] = {}
+        self.planned_units: list[Unit] = []  # every unit of the config (set by prepare_run)
         self.items: dict[str, list[ImageItem]] = {}
         self._chunk_key: tuple[Any, ...] | None = None
         self._chunk: ChunkData | None = None
@@ -116,22 +119,39 @@ class Runner:
     def run(self) -> RunSummary:
         start = time.perf_counter()
         todo, summary = self.prepare_run()
+        sufficiency = None
+        if self.config.sufficient is not None:
+            from .sufficient import Sufficiency, chunk_first
+
+            todo, sufficiency = chunk_first(todo), Sufficiency(self.config.sufficient, self.store)
+        skipped: list[Unit] = []
         with StepProgress("units", len(todo), enabled=self.progress) as bar:
             for i, unit in enumerate(todo):
+                if sufficiency is not None and not sufficiency.needed(unit):
+                    skipped.append(unit)
+                    bar.callback(i + 1, len(todo))
+                    continue
                 t0 = time.perf_counter()
                 results, certificates = self.compute(unit)
                 summary.compute_seconds += time.perf_counter() - t0
                 self.record(unit, results, certificates, summary)
                 bar.callback(i + 1, len(todo))
         summary.work = dict(self.evaluator.work)
+        if sufficiency is not None:
+            from .sufficient import savings
+
+            planned = self.planned_units
+            summary.sufficient = savings(planned, skipped, {u.id: len(self.unit_items(u)) for u in planned})
+            self.store.set_meta("sufficient", summary.sufficient)
         summary.seconds = time.perf_counter() - start
         return summary
 
     def prepare_run(self) -> tuple[list[Unit], RunSummary]:
         """Load the datasets, record bounds and fingerprint; return the units still to do."""
-        units = self.load()
+        units = self.planned_units = self.load()
         summary = RunSummary(units_total=len(units))
         self.store.set_meta("config_fingerprint", self.config.fingerprint())
+        self.store.set_meta("config", config_record(self.config))  # read back by `iqa-bench transfer STORE`
         self.store.set_meta("units_total", len(units))
         for metric_spec in self.config.metrics:
             metric = self._component("metric", metric_spec, None)
@@ -206,7 +226,18 @@ class Runner:
         return ChunkData.load(chunks(self.items[unit.dataset], self.config.chunk_size)[unit.chunk])
 
     def _metric(self, name: str) -> Any:
-        return self._component("metric", self._spec(self.config.metrics, name), None)
+        """The metric as units use it: under the config's precision switches (built once)."""
+        key = ("metric@precision", name, None)
+        if key not in self._components:
+            spec = self._spec(self.config.metrics, name)
+            metric = self._component("metric", spec, None)
+            precision = self.config.metric_precision(spec)
+            if precision:
+                from iqa_core.precision import with_precision
+
+                metric = with_precision(metric, precision)
+            self._components[key] = metric
+        return self._components[key]
 
     def _run_unit(self, unit: Unit, data: ChunkData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return self.evaluator.run_unit(unit, data)

@@ -74,6 +74,12 @@ def main(args: argparse.Namespace) -> int:
             from ..executors import RayExecutor, import_ray
 
             import_ray()  # a missing Ray is a one-line error before anything runs
+            if config.sufficient is not None:
+                raise SystemExit(
+                    "error: `sufficient:` (statistically sufficient evaluation) decides chunk by chunk from the "
+                    "stored rows and runs on the local executor only; drop --executor ray or the config's "
+                    "`sufficient:` section"
+                )
             executor = RayExecutor(
                 config,
                 store,
@@ -101,6 +107,12 @@ def main(args: argparse.Namespace) -> int:
         f"{summary.rows_written} rows written ({summary.rows_failed} failed) in {summary.seconds:.1f} s{startup}; "
         f"store {config.store_path}"
     )
+    if summary.sufficient is not None:
+        saved = summary.sufficient
+        print(
+            f"sufficient evaluation: {saved['attacked']} of {saved['planned']} planned attacked images "
+            f"({100 * saved['saved_fraction']:.1f} % saved; per cell in the store's meta 'sufficient')"
+        )
     if args.report:
         from ..cli import write_report_folder
 
