@@ -292,3 +292,21 @@ def test_measuring_a_small_config_fills_a_complete_profile(tmp_path, monkeypatch
     assert profile["metrics"]["demo-cnniqa"]["points"][0]["backward"] > 0
     path = save_profile(profile, tmp_path / "here.json")
     assert load_profile(path) == json.loads(json.dumps(profile))
+
+
+def test_a_precision_switch_is_costed_from_its_own_profile_entry(tmp_path, monkeypatch):
+    """Lower precision is measured, not assumed: the estimate wants the metric's entry tagged with
+    the switches and uses its figures."""
+    monkeypatch.chdir(tmp_path)
+    raw = {**SMALL, "certifiers": [], "precision": {"autocast": "bf16", "channels_last": True}}
+    config, planned, units = plan_without_data(parse_config(raw))
+    assert P.metric_key(config, "demo-cnniqa") == "demo-cnniqa#bf16+channels_last"
+    profile = hand_profile()
+    with pytest.raises(P.ProfileError, match=r"metrics/demo-cnniqa#bf16\+channels_last"):
+        estimate_cost(config, planned, units, profile)
+    full = estimate_cost(*plan_without_data(parse_config({**SMALL, "certifiers": []}))[:3], hand_profile())
+    fast_entry = json.loads(json.dumps(profile["metrics"]["demo-cnniqa"]))
+    fast_entry["points"][0].update(forward=0.5, backward=1.5)  # a metric twice as fast
+    profile["metrics"]["demo-cnniqa#bf16+channels_last"] = fast_entry
+    fast = estimate_cost(config, planned, units, profile)
+    assert fast.total_seconds < full.total_seconds

@@ -154,11 +154,22 @@ class Profiler:
                 "metric", METRIC_PROXY, pretrained=False
             ), f"{METRIC_PROXY} (random weights): {errors[-1][:160]}"
 
-    def measure_metric(self, name: str, params: dict[str, Any], sizes: list[tuple[int, int]]) -> dict[str, Any]:
+    def measure_metric(
+        self,
+        name: str,
+        params: dict[str, Any],
+        sizes: list[tuple[int, int]],
+        *,
+        precision: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         t0 = _now()
         metric, proxy = self.build_metric(name, params)
         if isinstance(metric, nn.Module):
             metric.to(self.device).eval()
+        if precision:
+            from iqa_core.precision import with_precision
+
+            metric = with_precision(metric, precision)
         build = _now() - t0
         points = []
         largest = max(sizes, key=lambda s: s[0] * s[1])
@@ -548,15 +559,17 @@ def measure(
                 say("measuring the runner's per-row and per-unit work")
                 profile["runner"] = profiler.measure_runner(largest)
             for spec in config.metrics:
-                entry = profile["metrics"].get(spec.name)
+                key = P.metric_key(config, spec.name)
+                entry = profile["metrics"].get(key)
                 have = {(p["height"], p["width"]) for p in entry["points"]} if entry else set()
                 todo = [s for s in sizes if s not in have]
                 if todo:
-                    new = profiler.measure_metric(spec.name, spec.params, todo)
+                    precision = config.metric_precision(spec) if hasattr(config, "metric_precision") else {}
+                    new = profiler.measure_metric(spec.name, spec.params, todo, precision=precision)
                     if entry:
                         entry["points"].extend(new["points"])
                     else:
-                        profile["metrics"][spec.name] = new
+                        profile["metrics"][key] = new
             for section, specs, fn in (
                 ("defences", config.defences, lambda s, p: profiler.measure_defence(s.name, p, s.params, largest)),
                 ("attacks", config.attacks, lambda s, p: profiler.measure_attack(s.name, p, s.params)),

@@ -128,7 +128,7 @@ def estimate_cost(
         size, pixels = ds.size, ds.pixels
         mpix = pixels / 1e6
         base = {"mode": kind, "dataset": ds_name, "metric": metric}
-        m = P.metric_cost(profile, metric, size)
+        m = P.metric_cost(profile, P.metric_key(config, metric), size)
         n = sum(
             unit_images(config, Unit(kind, ds_name, metric, c, component, preset, defence, dpreset), len(ds.items))
             for c in chunk_ids
@@ -196,7 +196,9 @@ def _once(
             seconds += full * runner["decode_per_mpix"] * planned.pixels / 1e6  # K-Means features
         est.add(seconds, mode="prepare", dataset=ds.name)
     for m in config.metrics:
-        est.add(float(profile["metrics"][m.name].get("build", 0.0)), mode="prepare", metric=m.name)
+        est.add(
+            float(profile["metrics"][P.metric_key(config, m.name)].get("build", 0.0)), mode="prepare", metric=m.name
+        )
     for section, specs, dim in (
         ("defences", config.defences, "defence"),
         ("attacks", config.attacks, "attack"),
@@ -213,7 +215,7 @@ def _once(
                 continue
             first = datasets[config.datasets[0].name]
             for metric in config.metrics:
-                target = P.metric_cost(profile, metric.name, first.size)
+                target = P.metric_cost(profile, P.metric_key(config, metric.name), first.size)
                 per_image = P.attack_seconds(fit, target, first.pixels)
                 est.add((attack.images or 50) * per_image, mode="fit", metric=metric.name, attack=attack.name)
 

@@ -157,10 +157,24 @@ def certify_seconds(entry: dict[str, Any], metric: TargetCost, pixels: float) ->
     return entry["evals"] * metric.forward + entry["overhead_fixed"] + entry["overhead_per_mpix"] * pixels / 1e6
 
 
+def metric_key(config: Any, name: str) -> str:
+    """A metric's profile entry: its name, tagged with the config's precision switches when any
+    (``linearity#bf16+channels_last``): lower precision is measured, not scaled."""
+    spec = next(m for m in config.metrics if m.name == name)
+    precision = config.metric_precision(spec) if hasattr(config, "metric_precision") else {}
+    if not precision:
+        return name
+    tags = [precision["autocast"]] if precision["autocast"] != "off" else []
+    tags += ["channels_last"] if precision["channels_last"] else []
+    compile_ = precision["compile"]
+    tags += [f"compile={'inductor' if compile_ is True else compile_}"] if compile_ else []
+    return f"{name}#{'+'.join(tags)}"
+
+
 def needed(config: Any) -> dict[str, list[tuple[str, str]]]:
     """``(name, preset key)`` of every component of an expanded config, by profile section."""
     return {
-        "metrics": [(m.name, NONE) for m in config.metrics],
+        "metrics": [(metric_key(config, m.name), NONE) for m in config.metrics],
         "defences": [(d.name, preset_key(p)) for d in config.defences for p in d.presets],
         "attacks": [(a.name, preset_key(p)) for a in config.attacks for p in a.presets],
         "certifiers": [(c.name, preset_key(p)) for c in config.certifiers for p in c.presets],
@@ -196,6 +210,7 @@ __all__ = [
     "empty_profile",
     "load_profile",
     "metric_cost",
+    "metric_key",
     "missing",
     "needed",
     "preset_key",
