@@ -15,7 +15,8 @@ so equal composites are tied ranks.
 image indices with replacement and applies the same draw to every cell and every method of that
 dataset (a *paired* bootstrap: methods see the same images, so their differences are resampled,
 not their independent noise). Rows carrying several ``seed`` values (randomized defences run with
-several seeds) are resampled in two stages: images, then the seeds of each drawn image. Each
+several seeds) are resampled in two stages: images, then the seeds of each drawn image; a score is
+then the mean over seeds of the per-seed score. Each
 replicate recomputes every per-cell score, the per-method means, the per-criterion ranks and the
 composite; the 95 % percentile interval of each score and of the composite, and the rank interval
 (:func:`iqa_bench.uncertainty.rank_intervals`) follow. A rank whose interval holds another rank is
@@ -290,21 +291,19 @@ def _draws(table: CellTable, n_resamples: int, seed: int) -> dict[str, np.ndarra
     return draws
 
 
-def _resampled(cell: MethodCell, index: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Every field at the drawn images ``(B + 1, n)``; several seeds: the mean over seeds drawn with
-    replacement per image (row 0: the mean over all seeds)."""
+def _resampled(cell: MethodCell, index: np.ndarray, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+    """Every field at the drawn images ``(B + 1, n)``, one layer per seed.
+
+    With several seeds, layer ``k`` of replicate ``b`` holds, per drawn image, a seed drawn with
+    replacement (row 0: layer ``k`` is seed ``k``); scores are computed per layer and averaged, so
+    a score is the mean over seeds of the per-seed score.
+    """
     n_seeds = next(iter(cell.values.values())).shape[0]
     if n_seeds == 1:
-        return {name: values[0][index] for name, values in cell.values.items()}
-    picks = rng.integers(0, n_seeds, size=(*index.shape, n_seeds))
-    picks[0] = np.arange(n_seeds)[None, :]
-    out = {}
-    for name, values in cell.values.items():
-        drawn = values[picks, index[..., None]]  # (B + 1, n, S)
-        finite = np.isfinite(drawn)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[name] = np.where(finite, drawn, 0.0).sum(axis=2) / finite.sum(axis=2)
-    return out
+        return [{name: values[0][index] for name, values in cell.values.items()}]
+    picks = rng.integers(0, n_seeds, size=(n_seeds, *index.shape))
+    picks[:, 0, :] = np.arange(n_seeds)[:, None]
+    return [{name: values[picks[k], index] for name, values in cell.values.items()} for k in range(n_seeds)]
 
 
 def cell_scores(
@@ -320,8 +319,10 @@ def cell_scores(
     for cell, methods in table.cells.items():
         out[cell] = {}
         for method, values in methods.items():
-            fields = _resampled(values, draws[cell[0]], rng)
-            out[cell][method] = {name: SCORE_FUNCTIONS[name](fields, values) for name in criteria}
+            layers = _resampled(values, draws[cell[0]], rng)
+            out[cell][method] = {
+                name: _nanmean_stack([SCORE_FUNCTIONS[name](layer, values) for layer in layers]) for name in criteria
+            }
     return out
 
 
