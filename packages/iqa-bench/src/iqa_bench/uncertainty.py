@@ -88,6 +88,22 @@ def bootstrap_interval(
     return Interval(estimate, float(low[0]), float(high[0]), confidence)
 
 
+def resampled_intervals(
+    estimates: ArrayLike, resampled: ArrayLike, *, confidence: float = DEFAULT_CONFIDENCE
+) -> list[Interval]:
+    """Percentile intervals of ``m`` estimates ``(m,)`` from their resampled values ``(B, m)``.
+
+    For statistics that give several numbers per resample at once (e.g. every method's
+    Bradley-Terry strength from one resampled win matrix); NaN resamples are ignored.
+    """
+    point = np.asarray(estimates, dtype=float)
+    samples = np.asarray(resampled, dtype=float)
+    if samples.ndim != 2 or samples.shape[1] != point.shape[0]:
+        raise ValueError(f"resampled must be (B, {point.shape[0]}), got {samples.shape}")
+    low, high = _percentiles(samples, confidence)
+    return [Interval(float(e), float(lo), float(hi), confidence) for e, lo, hi in zip(point, low, high, strict=True)]
+
+
 def competition_ranks(values: ArrayLike, *, higher_is_better: bool) -> np.ndarray:
     """Ranks 1..m where equal values share the best rank of their group ("1, 2, 2, 4"); NaN ranks last."""
     v = np.asarray(values, dtype=float)
