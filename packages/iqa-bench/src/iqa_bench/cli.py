@@ -7,14 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from iqa_core import registry
 
 from .commands import estimate as estimate_command
 from .commands import export as export_command
 from .commands import run as run_command
-from .commands import study as study_command
+from .commands import transfer as transfer_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -89,10 +88,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None, study: str | None = None) -> int:
-    """Write ``formats`` (None: all) of the store's report into the folder ``out``; print the paths.
-
-    ``study``: a subjective study's folder; its scores join the defences board (docs/study.md)."""
+def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) -> int:
+    """Write ``formats`` (None: all) of the store's report into the folder ``out``; print the paths."""
+    from . import transfer
     from .report import metric_directions, write_report
     from .store import ResultStore
 
@@ -101,23 +99,22 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None, st
         certificates = list(store.certificates())
         bounds = store.bounds()
         directions = metric_directions(store)
-    columns = [] if study is None else [_study_column(study)]
+        transfer_rows = list(store.transfer())  # `iqa-bench transfer`: matrices and heatmaps when present
+    extra = transfer.report_sections(transfer_rows)
     if formats is None:
-        written = write_report(rows, certificates, bounds, out, directions=directions, extra_columns=columns)
+        written = write_report(rows, certificates, bounds, out, directions=directions, extra_sections=extra)
     else:
         written = write_report(
-            rows, certificates, bounds, out, tuple(formats), directions=directions, extra_columns=columns
+            rows, certificates, bounds, out, tuple(formats), directions=directions, extra_sections=extra
+        )
+    if transfer_rows:
+        written["transfer"] = transfer.write_files(
+            transfer_rows, out, transfer.REPORT_FORMATS if formats is None else formats
         )
     for paths in written.values():
         for path in paths:
             print(path)
     return 0
-
-
-def _study_column(folder: str) -> Any:
-    from .study import board_column, load_results
-
-    return board_column(load_results(folder))
 
 
 def write_report_folder(store_path: Path, out: str) -> int:
@@ -126,7 +123,7 @@ def write_report_folder(store_path: Path, out: str) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _write_report(_store_path(args.run), Path(args.out), None, args.study)
+    return write_report_folder(_store_path(args.run), args.out)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -204,20 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_report = sub.add_parser("report", help="every table, statistic, plot and the HTML leaderboard")
     p_report.add_argument("run", help="the run: its result store file, the folder holding it, or its YAML config")
     p_report.add_argument("--out", required=True, help="folder to write the report into (created if missing)")
-    p_report.add_argument(
-        "--study", default=None, help="a subjective study's folder: its scores join the board (`iqa-bench study`)"
-    )
     p_report.set_defaults(handler=_cmd_report)
+
+    p_transfer = sub.add_parser(
+        "transfer",
+        help="score the run's stored adversarial images with every other metric and defence (no new attacks)",
+    )
+    transfer_command.add_arguments(p_transfer)
+    p_transfer.set_defaults(handler=transfer_command.main)
 
     p_export = sub.add_parser(
         "export", help="the leaderboard or one table in one format (--out: a file for one table, else a folder)"
     )
     export_command.add_arguments(p_export)
     p_export.set_defaults(handler=export_command.main)
-
-    p_study = sub.add_parser("study", help="subjective study: prepare stimuli, serve the voting page, score votes")
-    study_command.add_arguments(p_study)
-    p_study.set_defaults(handler=study_command.main)
 
     p_sample = sub.add_parser("sample", help="K-Means sampling of a dataset (SI, colourfulness, MOS) + Kruskal-Wallis")
     p_sample.add_argument(

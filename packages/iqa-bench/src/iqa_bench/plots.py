@@ -197,3 +197,29 @@ def bar_figure(
         axes.legend(fontsize=8)
     axes.grid(axis="y", alpha=0.3)
     return figure
+
+
+def transfer_heatmap_figure(
+    values: Sequence[Sequence[float]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    own: Sequence[tuple[int, int]] = (),
+    title: str = "",
+    higher_is_better: bool = True,
+    digits: int = 2,
+) -> Figure:
+    """:func:`heatmap_figure` of a transfer matrix (rows: where the images were crafted, columns:
+    where they are scored), the ``own`` cells (row and column are the same metric and defence)
+    outlined in black."""
+    from matplotlib.patches import Rectangle
+
+    figure = heatmap_figure(
+        values, row_labels, col_labels, title=title, higher_is_better=higher_is_better, digits=digits
+    )
+    axes = figure.axes[0]
+    for i, j in own:
+        axes.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+    axes.set_xlabel("scored by (metric / defence)")
+    axes.set_ylabel("crafted against (metric / defence)")
+    return figure

@@ -22,6 +22,36 @@ from .schema import CERTIFICATE_COLUMNS, CERTIFICATE_KEY, CERTIFICATE_VALUES, RE
 SCHEMA_VERSION = 2
 UNIT_COLUMN = "unit"  # which unit wrote a row (schema 2; NULL for rows of schema-1 stores)
 
+#: Table ``transfer`` (:mod:`iqa_bench.transfer`): one row per (adversarial images crafted against
+#: a source metric and defence) x (target metric and defence) pair, added by ``iqa-bench transfer``.
+TRANSFER_KEY: tuple[str, ...] = (
+    "dataset",
+    "attack",
+    "attack_preset",
+    "mode",
+    "source_metric",
+    "source_defence",
+    "source_defence_preset",
+    "target_metric",
+    "target_defence",
+    "target_defence_preset",
+)
+TRANSFER_VALUES: tuple[tuple[str, str], ...] = (
+    ("n_images", "INTEGER"),
+    ("n_missing", "INTEGER"),
+    ("gain", "REAL"),
+    ("gain_defended", "REAL"),
+    ("n_gain_undefined", "INTEGER"),
+    ("srocc_clean", "REAL"),
+    ("srocc_adv", "REAL"),
+    ("srocc_drop", "REAL"),
+    ("seconds", "REAL"),
+    ("status", "TEXT"),
+    ("error", "TEXT"),
+    ("fingerprint", "TEXT"),
+)
+TRANSFER_COLUMNS: tuple[str, ...] = TRANSFER_KEY + tuple(name for name, _ in TRANSFER_VALUES)
+
 
 class StoreError(RuntimeError):
     """The file is not a usable result store; the message names the file and the fix."""
@@ -83,6 +113,7 @@ class ResultStore:
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         self._db.execute("CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, finished REAL, fingerprint TEXT)")
+        self._db.execute(_create_sql("transfer", TRANSFER_KEY, TRANSFER_VALUES))
         # schema 1 -> 2: rows remember their unit, units their fingerprint (old units then count as changed)
         for table, column in (("results", UNIT_COLUMN), ("certificates", UNIT_COLUMN), ("units", "fingerprint")):
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -120,6 +151,15 @@ class ResultStore:
                 (unit, time.time(), fingerprint),
             )
 
+    def write_transfer(self, row: Mapping[str, Any]) -> None:
+        """Insert or replace one pair of the ``transfer`` table (one transaction)."""
+        sql = (
+            f"INSERT OR REPLACE INTO transfer ({', '.join(TRANSFER_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(TRANSFER_COLUMNS))})"
+        )
+        with self._transaction():
+            self._db.execute(sql, tuple(row.get(c) for c in TRANSFER_COLUMNS))
+
     def set_bounds(self, metric: str, lower: float, upper: float, higher_is_better: bool) -> None:
         with self._transaction():
             self._db.execute(
@@ -148,6 +188,10 @@ class ResultStore:
     def certificates(self, **where: Any) -> Iterator[dict[str, Any]]:
         yield from self._select("certificates", CERTIFICATE_COLUMNS, where)
 
+    def transfer(self, **where: Any) -> Iterator[dict[str, Any]]:
+        """Rows of the ``transfer`` table (:mod:`iqa_bench.transfer`), optionally filtered on its columns."""
+        yield from self._select("transfer", TRANSFER_COLUMNS, where)
+
     def _select(self, table: str, columns: tuple[str, ...], where: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         bad = set(where) - set(columns)
         if bad:
@@ -155,7 +199,8 @@ class ResultStore:
         clause = " AND ".join(f"{k} = ?" for k in where)
         # table, columns and filter keys are schema constants (keys checked above); values are bound.
         sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {clause}" if clause else "")  # noqa: S608
-        sql += f" ORDER BY {', '.join(columns[: len(RESULT_KEY if table == 'results' else CERTIFICATE_KEY)])}"
+        keys = {"results": RESULT_KEY, "certificates": CERTIFICATE_KEY, "transfer": TRANSFER_KEY}[table]
+        sql += f" ORDER BY {', '.join(columns[: len(keys)])}"
         for row in self._db.execute(sql, tuple(where.values())):
             yield dict(zip(columns, row, strict=True))
 
