@@ -7,12 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from iqa_core import registry
 
 from .commands import estimate as estimate_command
 from .commands import export as export_command
 from .commands import run as run_command
+from .commands import study as study_command
 from .commands import transfer as transfer_command
 
 
@@ -88,8 +90,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) -> int:
-    """Write ``formats`` (None: all) of the store's report into the folder ``out``; print the paths."""
+def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None, study: str | None = None) -> int:
+    """Write ``formats`` (None: all) of the store's report into the folder ``out``; print the paths.
+
+    ``study``: a subjective study's folder; its scores join the defences board (docs/study.md)."""
     from . import transfer
     from .report import metric_directions, write_report
     from .store import ResultStore
@@ -100,12 +104,22 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) ->
         bounds = store.bounds()
         directions = metric_directions(store)
         transfer_rows = list(store.transfer())  # `iqa-bench transfer`: matrices and heatmaps when present
+    columns = [] if study is None else [_study_column(study)]
     extra = transfer.report_sections(transfer_rows)
     if formats is None:
-        written = write_report(rows, certificates, bounds, out, directions=directions, extra_sections=extra)
+        written = write_report(
+            rows, certificates, bounds, out, directions=directions, extra_columns=columns, extra_sections=extra
+        )
     else:
         written = write_report(
-            rows, certificates, bounds, out, tuple(formats), directions=directions, extra_sections=extra
+            rows,
+            certificates,
+            bounds,
+            out,
+            tuple(formats),
+            directions=directions,
+            extra_columns=columns,
+            extra_sections=extra,
         )
     if transfer_rows:
         written["transfer"] = transfer.write_files(
@@ -117,13 +131,19 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None) ->
     return 0
 
 
+def _study_column(folder: str) -> Any:
+    from .study import board_column, load_results
+
+    return board_column(load_results(folder))
+
+
 def write_report_folder(store_path: Path, out: str) -> int:
     """Every table, statistic, plot and the HTML leaderboard of a store, into the folder ``out``."""
     return _write_report(store_path, Path(out), None)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return write_report_folder(_store_path(args.run), args.out)
+    return _write_report(_store_path(args.run), Path(args.out), None, args.study)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -201,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_report = sub.add_parser("report", help="every table, statistic, plot and the HTML leaderboard")
     p_report.add_argument("run", help="the run: its result store file, the folder holding it, or its YAML config")
     p_report.add_argument("--out", required=True, help="folder to write the report into (created if missing)")
+    p_report.add_argument(
+        "--study", default=None, help="a subjective study's folder: its scores join the board (`iqa-bench study`)"
+    )
     p_report.set_defaults(handler=_cmd_report)
 
     p_transfer = sub.add_parser(
@@ -215,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_command.add_arguments(p_export)
     p_export.set_defaults(handler=export_command.main)
+
+    p_study = sub.add_parser("study", help="subjective study: prepare stimuli, serve the voting page, score votes")
+    study_command.add_arguments(p_study)
+    p_study.set_defaults(handler=study_command.main)
 
     p_sample = sub.add_parser("sample", help="K-Means sampling of a dataset (SI, colourfulness, MOS) + Kruskal-Wallis")
     p_sample.add_argument(
