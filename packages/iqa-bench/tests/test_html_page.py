@@ -26,7 +26,7 @@ import pytest
 from _synthetic import BOUNDS, synthetic_rows
 
 from iqa_bench import aggregate
-from iqa_bench.leaderboard import load_entries
+from iqa_bench.leaderboard import ExtraColumn, load_entries
 from iqa_bench.report import LEADERBOARD_COLUMNS, build_report, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -157,6 +157,16 @@ class DevTools:
         os.close(self._in)
 
 
+SUBJECTIVE = ExtraColumn(
+    "subjective",
+    "Subjective " + IMG_NAME,
+    True,
+    {"good": (0.75, 0.5, 1.0), SCRIPT_NAME: (-0.75, -1.0, -0.5)},
+    description="Bradley-Terry score of a subjective study",
+    digits=2,
+)
+"""An outside column (as the subjective study adds), with a hostile label."""
+
 DIRECTIONS = {"m-wide": False, "m-narrow": True}
 """m-wide is lower-is-better here: the page must say so where it matters."""
 
@@ -177,7 +187,15 @@ def _hostile_rows() -> list[dict[str, Any]]:
 def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
     written = write_report(
-        _hostile_rows(), [], BOUNDS, out, formats=("html",), title="Synthetic <b>board</b>", directions=DIRECTIONS
+        _hostile_rows(),
+        [],
+        BOUNDS,
+        out,
+        formats=("html",),
+        title="Synthetic <b>board</b>",
+        directions=DIRECTIONS,
+        extra_columns=[SUBJECTIVE],
+        n_resamples=200,
     )
     return written["html"][0]
 
@@ -443,3 +461,62 @@ def test_screenshot_and_dump_dom_apply_the_hash(page: Path, tmp_path: Path, shot
         [*common, "--window-size=1400,1800", f"--screenshot={shot}", url], capture_output=True, timeout=90, check=True
     )
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+RANKED = """(id) => Array.from(document.getElementById(id).tBodies[0].rows).filter(r => !r.hidden).map(r => {
+  const cells = Array.from(r.cells);
+  const heads = Array.from(document.getElementById(id).tHead.rows[0].cells).map(c => c.getAttribute('data-key'));
+  const out = {};
+  heads.forEach((k, i) => { out[k] = [cells[i].textContent, cells[i].getAttribute('data-value'),
+                                      cells[i].getAttribute('data-unstable')]; });
+  return out;
+})"""
+
+
+def test_three_ranked_boards_show_rank_intervals_and_escape_names(browser: DevTools, page: Path, shots: Path) -> None:
+    browser.open(page.as_uri())
+    ids = browser.evaluate("Array.from(document.querySelectorAll('section.breakdown')).map(s => s.id)")
+    assert ids[:3] == ["board-defences-section", "board-metrics-section", "board-attacks-section"]
+    toc = browser.evaluate("Array.from(document.querySelectorAll('nav.toc a')).map(a => a.getAttribute('href'))")
+    assert {"#board-defences-title", "#board-metrics-title", "#board-attacks-title"} <= set(toc)
+    for table in ("board-defences", "board-metrics", "board-attacks"):
+        rows = browser.evaluate(f"({RANKED})({json.dumps(table)})")
+        assert rows, table
+        for row in rows:
+            text, value, unstable = row["rank"]
+            rank = int(value.split(".")[0])
+            assert text.startswith(str(rank))  # "2 (1–3)", "1= (1–2) ↕" for a tie that can flip
+            low, high = (int(x) for x in text.split("(")[1].split(")")[0].split("–")) if "–" in text else (rank, rank)
+            assert low <= rank <= high
+            assert (unstable == "true") == (low != high) == text.endswith("↕")
+            composite = float(row["composite"][1])
+            lo, hi = (float(x) for x in row["composite"][0].split("(")[1].rstrip(")").split("–"))
+            assert lo - 0.005 <= composite <= hi + 0.005  # shown with 2 decimals
+    ranked = browser.evaluate(f"({RANKED})('board-defences')")
+    shown = {row["defence"][0] for row in ranked}
+    assert shown == {"good", SCRIPT_NAME}  # the mode filter shows one mode; names as text, never markup
+    order = [row["defence"][0] for row in ranked]
+    assert order[0] == "good" and ranked[0]["rank"][0].startswith("1")
+    attacks = browser.evaluate("document.getElementById('board-attacks').textContent")
+    assert IMG_NAME.split(" ")[0] in attacks  # the hostile attack name, as text
+    assert browser.evaluate("window.__xss === undefined")
+    for table in ("board-defences", "board-metrics", "board-attacks"):
+        browser.evaluate(f"document.getElementById({json.dumps(table)}).scrollIntoView()")
+        browser.screenshot(shots / f"{table}.png", height=900)
+        assert (shots / f"{table}.png").stat().st_size > 5_000
+
+
+def test_extra_column_is_rendered_with_its_interval_after_a_filter_change(browser: DevTools, page: Path) -> None:
+    browser.open(page.as_uri())
+    header = browser.evaluate(
+        "Array.from(document.getElementById('leaderboard').tHead.rows[0].cells).map(c => c.textContent)"
+    )
+    assert any(h.startswith("Subjective " + IMG_NAME) for h in header)  # a hostile label stays text
+    for mode in ("adaptive", "non-adaptive"):
+        browser.select("mode", mode)  # the script re-renders the rows, the outside column with them
+        values = dict(zip(_column(browser, "defence"), _column(browser, "subjective"), strict=True))
+        assert values["good"] == "0.75" and values[SCRIPT_NAME] == "-0.75" and values["none"] == ""
+        texts = browser.evaluate(
+            "Array.from(document.querySelectorAll('#leaderboard td.extra')).map(td => td.textContent)"
+        )
+        assert "0.75 (0.50–1.00)" in texts and "—" in texts

@@ -653,6 +653,8 @@ def write_report(
     directions: Mapping[str, bool] | None = None,
     extra_columns: Sequence[lb_board.ExtraColumn] = (),
     extra_sections: Sequence[ExtraSection] = (),
+    n_resamples: int = lb_boards.DEFAULT_RESAMPLES,
+    seed: int = 0,
 ) -> dict[str, list[Path]]:
     """Write the report of a run into ``out_dir`` and return ``{format: [written paths]}``.
 
@@ -698,6 +700,9 @@ def write_report(
             scores with intervals): shown on the defences board, added to the entries and the CSV.
         extra_sections: tables / figure sections from outside (e.g. transfer matrices): shown on
             the page after the report's tables; a table's rows also go to CSV and ``report.json``.
+        n_resamples, seed: bootstrap replicates and seed of the ranked boards' intervals
+            (:mod:`iqa_bench.leaderboard.boards`; composite, paired bootstrap and Bradley-Terry in
+            :mod:`iqa_bench.leaderboard.ranking`).
 
     Raises ``ValueError`` for an unknown format and ``KeyError`` for a metric without bounds.
     """
@@ -717,6 +722,8 @@ def write_report(
         directions=directions,
         extra_columns=extra_columns,
         extra_sections=extra_sections,
+        n_resamples=n_resamples,
+        seed=seed,
     )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
