@@ -23,6 +23,7 @@ from test_html_page import DevTools, _require_chromium
 
 from iqa_bench.cli import main
 from iqa_bench.config import parse_config
+from iqa_bench.store import ResultStore
 from iqa_bench.study import VoteStore, load_study
 from iqa_bench.study.server import StudyServer
 
@@ -41,7 +42,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished toy run (non-adaptive, one attack preset, 4 textured 48x64 images); its config path."""
+    """A finished toy run (both modes, one attack preset, 4 textured 48x64 images); its config path."""
     from _toy_plugins import register_toys
 
     register_toys()
@@ -57,7 +58,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Image.fromarray(image).save(folder / f"img{i}.png")
         lines.append(f"img{i}.png,{10 + i}")
     (folder / "mos.csv").write_text("\n".join(lines) + "\n")
-    raw = toy_grid(tmp, folder, attacks=[{"name": "toy-sign", "presets": ["strong"]}], mode="non-adaptive")
+    raw = toy_grid(tmp, folder, attacks=[{"name": "toy-sign", "presets": ["strong"]}])
     path = tmp / "run.yaml"
     path.write_text(yaml.safe_dump(raw))
     run_grid(parse_config(raw))
@@ -67,13 +68,44 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_prepare_refuses_what_it_cannot_do(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["study", "prepare", str(run), "--out", str(tmp_path / "s"), "--attack", "nope"]) == 2
     assert "attack 'nope' is not in the run's config" in capsys.readouterr().err
-    assert main(["study", "prepare", str(run), "--out", str(tmp_path / "s"), "--mode", "adaptive"]) == 2
-    assert "no adaptive attacks" in capsys.readouterr().err
+    assert main(["study", "prepare", str(run), "--out", str(tmp_path / "s"), "--metric", "nope"]) == 2
+    assert "metric 'nope' is not in the run's config" in capsys.readouterr().err
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "votes.sqlite").write_bytes(b"")
+    assert main(["study", "prepare", str(run), "--out", str(tmp_path / "taken")]) == 2
+    assert "already holds a study" in capsys.readouterr().err
     raw = yaml.safe_load(run.read_text())
     raw["store"] = str(tmp_path / "missing" / "results.sqlite")
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(raw))
     assert main(["study", "prepare", str(tmp_path / "other.yaml"), "--out", str(tmp_path / "s")]) == 2
     assert "run `iqa-bench run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("mode", "conditions", "column"),
+    [
+        ("adaptive", ["none", "toy-blur[k3]", "toy-quantize"], "score_purified_attacked"),
+        ("clean", ["toy-blur[k3]", "toy-quantize"], "score_purified_clean"),
+    ],
+)
+def test_prepare_adaptive_and_clean_studies_match_the_stored_scores(
+    run: Path, tmp_path: Path, mode: str, conditions: list[str], column: str
+) -> None:
+    assert main(["study", "prepare", str(run), "--out", str(tmp_path / mode), "--images", "2", "--mode", mode]) == 0
+    study = load_study(tmp_path / mode)
+    assert [c.id for c in study.conditions] == conditions and study.mode == mode
+    assert study.source["score_mismatches"] == 0 and study.source["attacked_again"] == 0
+    for group in study.groups:
+        assert set(group.versions) == set(conditions)
+        for scores in group.scores.values():
+            assert scores["stored"] == pytest.approx(scores["recomputed"], rel=1e-3)
+    assert len(study.pairs) == 2 * len(conditions) * (len(conditions) - 1) // 2
+    assert study.board_presets == {"toy-blur": "k3", "toy-quantize": "none"}
+    with ResultStore(parse_config(yaml.safe_load(run.read_text())).store_path) as store:
+        group = study.groups[0]
+        (row,) = store.results(image=group.image, defence="toy-blur", defence_preset="k3", mode="non-adaptive"
+                               if mode == "clean" else mode, attack=group.attack)  # fmt: skip
+    assert group.scores["toy-blur[k3]"]["stored"] == row[column]
 
 
 def _wait(browser: DevTools, expression: str, timeout: float = 20.0) -> Any:

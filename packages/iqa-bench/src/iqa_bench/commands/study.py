@@ -25,9 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     prepare.add_argument(
         "--mode",
-        choices=("non-adaptive", "adaptive"),
+        choices=("non-adaptive", "adaptive", "clean"),
         default="non-adaptive",
-        help="versions are P(x') of the non-adaptive x' (default) or of each defence's adaptive x'",
+        help="versions: x' and P(x') of the non-adaptive x' (default), P(x') of each defence's adaptive x' "
+        "(plus the non-adaptive x' when the run has it), or P(x) of the clean images",
     )
     prepare.add_argument(
         "--presets",

@@ -129,8 +129,8 @@ def prepare_study(
     folder = Path(out)
     if (folder / STUDY_FILE).exists() or (folder / VOTES_FILE).exists():
         raise StudyError(f"{folder} already holds a study; choose a new folder (votes are never overwritten)")
-    if mode not in ("non-adaptive", "adaptive"):
-        raise StudyError(f"mode must be non-adaptive or adaptive, got {mode!r}")
+    if mode not in ("non-adaptive", "adaptive", "clean"):
+        raise StudyError(f"mode must be non-adaptive, adaptive or clean, got {mode!r}")
     if presets not in ("selected", "all"):
         raise StudyError(f"presets must be 'selected' or 'all', got {presets!r}")
     if images < 1:
@@ -150,14 +150,15 @@ def prepare_study(
     config = runner.config
     ds = _pick(config, [d.name for d in config.datasets], dataset, "dataset")
     metric_name = _pick(config, [m.name for m in config.metrics], metric, "metric")
-    attack_name, attack_preset = _parse_attack(attack, config)
-    if mode not in config.modes:
+    clean = mode == "clean"
+    attack_name, attack_preset = (NONE, NONE) if clean else _parse_attack(attack, config)
+    if not clean and mode not in config.modes:
         raise StudyError(f"the run has no {mode} attacks (its modes: {', '.join(config.modes)}); choose another --mode")
 
     summaries = aggregate.summarise(rows, bounds, directions=directions)
-    selected = stats.select_presets(summaries, "srocc_adv", mode=mode)
+    selected = stats.select_presets(summaries, "srocc_adv", mode=config.modes[0] if clean else mode)
     conditions: list[Condition] = []
-    if "non-adaptive" in config.modes:
+    if not clean and "non-adaptive" in config.modes:
         conditions.append(Condition(NONE, NONE, NONE))
     for spec in config.defences:
         names = [preset_name(p) for p in spec.presets]
@@ -172,19 +173,18 @@ def prepare_study(
         and r["metric"] == metric_name
         and r["attack"] == attack_name
         and r["attack_preset"] == attack_preset
-        and r["mode"] in (mode, "non-adaptive")
-        and (r["mode"] == mode or r["defence"] == NONE)
+        and (r["mode"] == mode or (r["mode"] == "non-adaptive" and (clean or r["defence"] == NONE)))
         and r["status"] == "done"
     }
     items = runner.items[ds]
-    if mode == "non-adaptive":
+    if mode != "adaptive":
         done = [k for k, item in enumerate(items) if (item.id, NONE, NONE) in stored]
     else:
         done = [k for k, item in enumerate(items) if any((item.id, c.defence, c.preset) in stored for c in conditions)]
     if not done:
         raise StudyError(
-            f"the store has no finished {mode} rows of {metric_name} x {attack_name}[{attack_preset}] on {ds}: "
-            "finish the run first (`iqa-bench run CONFIG`)"
+            f"the store has no finished {mode} rows of {metric_name} x "
+            f"{condition_id(attack_name, attack_preset)} on {ds}: finish the run first (`iqa-bench run CONFIG`)"
         )
     rng = random.Random(seed)  # noqa: S311 - a reproducible sample, not a secret
     chosen_idx = sorted(rng.sample(done, min(images, len(done))))
@@ -209,12 +209,16 @@ def prepare_study(
     by_chunk: dict[int, list[int]] = {}
     for k in chosen_idx:
         by_chunk.setdefault(k // config.chunk_size, []).append(k)
-    attack_spec = runner._spec(config.attacks, attack_name)
+    attack_spec = None if clean else runner._spec(config.attacks, attack_name)
     for chunk, wanted in sorted(by_chunk.items()):
         wanted_ids = {items[k].id for k in wanted}
-        base = Unit("non-adaptive", ds, metric_name, chunk, attack_name, attack_preset)
+        base = (
+            Unit("clean", ds, metric_name, chunk)
+            if clean
+            else Unit("non-adaptive", ds, metric_name, chunk, attack_name, attack_preset)
+        )
         data = runner._load_chunk(base)
-        if attack_spec.images is not None:
+        if attack_spec is not None and attack_spec.images is not None:
             data = data.head(max(0, attack_spec.images - chunk * config.chunk_size))
         for batch_items, batch in data.groups():
             keep = [i for i, item in enumerate(batch_items) if item.id in wanted_ids]
@@ -228,7 +232,9 @@ def prepare_study(
                     continue
                 spec = runner._spec(config.defences, c.defence)
                 defence = runner._component("defence", spec, runner._preset_arg(c.preset))
-                if mode == "non-adaptive":
+                if clean:
+                    unit, adversarial = base, batch
+                elif mode == "non-adaptive":
                     unit, adversarial = base, versions[NONE]
                 else:
                     from iqa_core import defended
@@ -252,6 +258,8 @@ def prepare_study(
                     group_versions[c.id] = emit(versions[c.id][i].cpu(), item.id, c.id)
                     row = stored.get((item.id, c.defence, c.preset))
                     column = "score_attacked" if c.defence == NONE else "score_purified_attacked"
+                    if clean:
+                        column = "score_purified_clean"
                     want = None if row is None else row.get(column)
                     got = float(scores[c.id][i])
                     group_scores[c.id] = {"stored": want, "recomputed": got}
@@ -292,7 +300,11 @@ def prepare_study(
     trials = min(trials_per_participant or 30, len(pairs))
     n_checks = checks_per_participant or max(3, math.ceil(trials / 5))
     study = Study(
-        name=f"{config.name}: {metric_name} x {attack_name}[{attack_preset}] on {ds} ({mode})",
+        name=(
+            f"{config.name}: defences on clean images of {ds}"
+            if clean
+            else f"{config.name}: {metric_name} x {attack_name}[{attack_preset}] on {ds} ({mode})"
+        ),
         mode=mode,
         conditions=[c for c in conditions if any(c.id in g.versions for g in groups)],
         groups=groups,
