@@ -700,9 +700,10 @@ def write_report(
             scores with intervals): shown on the defences board, added to the entries and the CSV.
         extra_sections: tables / figure sections from outside (e.g. transfer matrices): shown on
             the page after the report's tables; a table's rows also go to CSV and ``report.json``.
-        n_resamples, seed: bootstrap replicates and seed of the ranked boards' intervals
+        n_resamples: bootstrap replicates of the ranked boards' intervals
             (:mod:`iqa_bench.leaderboard.boards`; composite, paired bootstrap and Bradley-Terry in
             :mod:`iqa_bench.leaderboard.ranking`).
+        seed: seed of those bootstrap draws.
 
     Raises ``ValueError`` for an unknown format and ``KeyError`` for a metric without bounds.
     """
