@@ -310,3 +310,28 @@ def test_a_precision_switch_is_costed_from_its_own_profile_entry(tmp_path, monke
     profile["metrics"]["demo-cnniqa#bf16+channels_last"] = fast_entry
     fast = estimate_cost(config, planned, units, profile)
     assert fast.total_seconds < full.total_seconds
+
+
+def test_measure_size_parses_height_by_width_and_refuses_nonsense():
+    assert estimate_command._parse_size("192x256") == (192, 256)
+    with pytest.raises(SystemExit, match="HEIGHTxWIDTH"):
+        estimate_command._parse_size("large")
+    with pytest.raises(SystemExit, match="at least 16"):
+        estimate_command._parse_size("8x8")
+
+
+def test_measuring_at_one_size_scales_to_the_datasets_and_names_the_assumption(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "name: tiny\ndatasets: [{name: demo, kind: demo, limit: 4}]\nmetrics: [demo-cnniqa]\n"
+        "attacks: [{name: fgsm, presets: [weak]}]\ndefences: [flip]\nmode: non-adaptive\nbatch_size: 2\n"
+    )
+    args = _args(config, json=True, measure=True, measure_size="32x48", profile_out=str(tmp_path / "p.json"))
+    assert estimate_command.main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    profile = load_profile(tmp_path / "p.json")
+    assert [(p["height"], p["width"]) for p in profile["metrics"]["demo-cnniqa"]["points"]] == [(32, 48)]
+    assert any("measured at 32x48 only" in a for a in out["cost"]["assumptions"])
+    assert out["cost"]["total_device_hours"] > 0
