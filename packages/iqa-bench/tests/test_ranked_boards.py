@@ -196,3 +196,17 @@ def test_bootstrap_coverage_on_a_known_ranking() -> None:
     assert 0.85 <= result["coverage_d"] <= 0.99
     assert result["coverage_rank"] >= 0.9
     assert 0 < result["share_unstable"] < 1  # the close pair and the tie flip, the clear gap does not
+
+
+def test_resampled_spearman_from_counts_equals_ranking_each_resample() -> None:
+    """The fast path (ranks from draw counts) matches ranking every expanded resample, ties and NaN included."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 6, 40).astype(float)  # many ties
+    s = rng.normal(size=40)
+    s[[3, 4, 9]] = s[0]
+    y[7] = np.nan
+    index = rng.integers(0, 40, size=(200, 40))
+    fast = ranking._weighted_spearman(y, s, ranking._counts(index))
+    slow = ranking._spearman(y[index], s[index])
+    np.testing.assert_allclose(fast, slow, atol=1e-12)
+    assert np.isfinite(fast).all()

@@ -143,6 +143,43 @@ def _spearman(y: np.ndarray, s: np.ndarray) -> np.ndarray:
     return out
 
 
+def _average_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Average ranks ``(B, n)`` of each item in the resamples that hold it ``counts[b, i]`` times.
+
+    Equal to ranking every expanded resample (ties averaged) without sorting it again: the items
+    are sorted once and the ranks follow from cumulative counts. NaN items must have count 0.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # tie groups (NaN never equal)
+    sizes = np.diff(np.r_[starts, len(values)])
+    group = np.add.reduceat(counts[:, order], starts, axis=1)  # (B, groups)
+    below = np.cumsum(group, axis=1) - group
+    rank_of_group = below + (group + 1.0) / 2.0
+    ranks = np.empty_like(counts, dtype=float)
+    ranks[:, order] = np.repeat(rank_of_group, sizes, axis=1)
+    return ranks
+
+
+def _weighted_spearman(y: np.ndarray, s: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Spearman correlation of every resample given by ``counts`` (B, n) of the pairs ``(y, s)``."""
+    keep = np.isfinite(y) & np.isfinite(s)
+    w = np.where(keep[None, :], counts, 0).astype(float)
+    y0, s0 = np.where(keep, y, 0.0), np.where(keep, s, 0.0)
+    ry, rs = _average_ranks(np.where(keep, y0, np.nan), w), _average_ranks(np.where(keep, s0, np.nan), w)
+    total = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        my = (w * ry).sum(axis=1, keepdims=True) / total
+        ms = (w * rs).sum(axis=1, keepdims=True) / total
+        dy, ds = ry - my, rs - ms
+        cov = (w * dy * ds).sum(axis=1)
+        denominator = np.sqrt((w * dy**2).sum(axis=1) * (w * ds**2).sum(axis=1))
+        out = np.where(
+            (denominator > 0) & (total[:, 0] >= 2), cov / np.where(denominator > 0, denominator, 1.0), np.nan
+        )
+    return out
+
+
 ScoreFn = Callable[[Mapping[str, np.ndarray], MethodCell], np.ndarray]
 """``(resampled fields, cell) -> (B,)``: a score from ``(B, n)`` resampled per-image fields."""
 
@@ -176,6 +213,9 @@ def _gain(v: Mapping[str, np.ndarray], c: MethodCell) -> np.ndarray:
 
 def _srocc(name: str) -> ScoreFn:
     def score(v: Mapping[str, np.ndarray], c: MethodCell) -> np.ndarray:
+        if "__counts__" in v:  # one seed: ranks from the draw counts (no sort per resample)
+            full = c.values[name][0]
+            return _weighted_spearman(c.values["mos"][0], full if c.higher_is_better else -full, v["__counts__"])
         predicted = v[name] if c.higher_is_better else -v[name]
         return _spearman(v["mos"], predicted)
 
@@ -209,6 +249,21 @@ SCORE_FUNCTIONS: dict[str, ScoreFn] = {
 }
 """Scores the boards can rank by, recomputed from resampled per-image values (same definitions as
 :mod:`iqa_bench.aggregate`; ``srocc_drop = srocc_clean - srocc_adv``)."""
+
+NEEDS: dict[str, tuple[str, ...]] = {
+    "d": ("clean", "purified_attacked"),
+    "d_defended": ("purified_clean", "purified_attacked"),
+    "r": ("r_terms",),
+    "r_defended": ("r_terms_defended",),
+    "gain": ("clean", "purified_attacked"),
+    "srocc_clean": ("mos", "purified_clean"),
+    "srocc_adv": ("mos", "purified_attacked"),
+    "srocc_drop": ("mos", "purified_clean", "purified_attacked"),
+    "quality": ("psnr", "ssim"),
+    "psnr": ("psnr",),
+    "ssim": ("ssim",),
+}
+"""The per-image fields each score reads (only these are resampled)."""
 
 
 # ------------------------------------------------------------------------------ collecting rows
@@ -291,7 +346,13 @@ def _draws(table: CellTable, n_resamples: int, seed: int) -> dict[str, np.ndarra
     return draws
 
 
-def _resampled(cell: MethodCell, index: np.ndarray, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def _resampled(
+    cell: MethodCell,
+    index: np.ndarray,
+    rng: np.random.Generator,
+    fields: Sequence[str],
+    counts: np.ndarray | None = None,
+) -> list[dict[str, np.ndarray]]:
     """Every field at the drawn images ``(B + 1, n)``, one layer per seed.
 
     With several seeds, layer ``k`` of replicate ``b`` holds, per drawn image, a seed drawn with
@@ -300,10 +361,20 @@ def _resampled(cell: MethodCell, index: np.ndarray, rng: np.random.Generator) ->
     """
     n_seeds = next(iter(cell.values.values())).shape[0]
     if n_seeds == 1:
-        return [{name: values[0][index] for name, values in cell.values.items()}]
+        return [
+            {name: cell.values[name][0][index] for name in fields}
+            | ({"__counts__": counts} if counts is not None else {})
+        ]
     picks = rng.integers(0, n_seeds, size=(n_seeds, *index.shape))
     picks[:, 0, :] = np.arange(n_seeds)[:, None]
-    return [{name: values[picks[k], index] for name, values in cell.values.items()} for k in range(n_seeds)]
+    return [{name: cell.values[name][picks[k], index] for name in fields} for k in range(n_seeds)]
+
+
+def _counts(index: np.ndarray) -> np.ndarray:
+    """How often each item appears in each resample: ``(B, n)`` from indices ``(B, n)``."""
+    b, n = index.shape
+    flat = (index + n * np.arange(b)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n)
 
 
 def cell_scores(
@@ -315,11 +386,13 @@ def cell_scores(
         raise KeyError(f"unknown criteria {unknown}; choose from {sorted(SCORE_FUNCTIONS)}")
     draws = _draws(table, n_resamples, seed)
     rng = np.random.default_rng([seed, 1])
+    fields = sorted({name for criterion in criteria for name in NEEDS[criterion]})
+    counts = {dataset: _counts(index) for dataset, index in draws.items()}
     out: dict[tuple[str, ...], dict[str, dict[str, np.ndarray]]] = {}
     for cell, methods in table.cells.items():
         out[cell] = {}
         for method, values in methods.items():
-            layers = _resampled(values, draws[cell[0]], rng)
+            layers = _resampled(values, draws[cell[0]], rng, fields, counts[cell[0]])
             out[cell][method] = {
                 name: _nanmean_stack([SCORE_FUNCTIONS[name](layer, values) for layer in layers]) for name in criteria
             }
