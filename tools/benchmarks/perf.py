@@ -11,6 +11,8 @@ measured it. Absolute seconds are printed for context only; compare ratios.
   (``tools/perf/orchestration_overhead.py`` writes ``docs/perf-overhead.json``; rendered here), and the
   old figure, a run's wall time over the component compute time it recorded.
 * Peak memory of a bench run at 100 vs 1000 images (streamed chunks: should stay flat).
+* Renders the figures of ``tools/perf/*.py`` and the paper-grid projection (``perf_sections.py``);
+  ``--render-only`` re-renders the page from the stored JSONs without measuring.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from perf_sections import render_sections
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "uv run --locked nox -s perf"
@@ -215,6 +220,7 @@ def write(figures: dict[str, Any], out_dir: Path) -> None:
         f"| runner wall / its recorded compute (old figure), 1000 images | {b['1000']['overhead_ratio']:.3f} |",
         f"| peak memory, 1000 vs 100 images | {b['peak_memory_ratio_1000_vs_100']:.3f} "
         f"({b['100']['peak_kb'] / 1024:.0f} MiB vs {b['1000']['peak_kb'] / 1024:.0f} MiB) |",
+        *render_sections(out_dir),
         "",
         "## Defence throughput (8 images 384x512, default preset)",
         "",
@@ -316,7 +322,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", default=str(ROOT / "docs"))
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: render performance.md again from performance.json and the perf-*.json files",
+    )
     args = parser.parse_args()
+    if args.render_only:
+        out = Path(args.out)
+        write(json.loads((out / "performance.json").read_text()), out)
+        print(f"rendered {out / 'performance.md'}")
+        return 0
     os.environ.setdefault("IQA_OFFLINE", "1")
     figures = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
