@@ -348,3 +348,19 @@ def test_cli_results_and_report_errors_say_what_to_do(crowd: tuple[Path, Any, li
 
 def test_vote_errors_carry_their_status() -> None:
     assert VoteError("x", 409).status == 409
+
+
+@pytest.mark.parametrize("kind", ["blur", "noise"])
+def test_check_degradations_are_unmistakable(kind: str) -> None:
+    import torch
+
+    from iqa_bench.study.stimuli import degrade
+
+    y, x = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 64), indexing="ij")
+    image = torch.stack([x, y, (torch.sin(x * 40) * torch.cos(y * 30) + 1) / 2])
+    bad = degrade(image, kind, seed=0)
+    assert bad.shape == image.shape and float(bad.min()) >= 0 and float(bad.max()) <= 1
+    psnr = 10 * torch.log10(1 / torch.mean((bad - image) ** 2))
+    assert psnr < 20  # heavy: far below the 30-40 dB of the defences studied
+    with pytest.raises(ValueError, match="unknown degradation"):
+        degrade(image, "sharpen", seed=0)
