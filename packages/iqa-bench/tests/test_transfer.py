@@ -223,11 +223,12 @@ def test_cross_pairs_equal_a_direct_recomputation_on_the_cached_images(toy_run, 
 
 def test_matrices_put_sources_in_rows_and_outline_the_crafted_for_cell(transferred):
     _, rows, _, _ = transferred
-    gain, srocc = matrices(rows)
-    assert gain.value == "gain" and srocc.value == "srocc_adv"
+    gain, gain_through_q, srocc = matrices(rows)
+    assert (gain.value, gain_through_q.value, srocc.value) == ("gain", "gain_defended", "srocc_adv")
     assert gain.sources[0] == "toy-darkness / none (non-adaptive)"
     assert gain.targets[:3] == ["toy-darkness / none", "toy-darkness / toy-blur[k3]", "toy-darkness / toy-noise"]
-    assert len(gain.own) == len(gain.sources) == 6
+    assert gain.own == [(i, i) for i in range(6)]  # sources and targets in the same order
+    assert gain.sources[1:3] == ["toy-darkness / toy-blur[k3] (adaptive)", "toy-darkness / toy-noise (adaptive)"]
     for i, j in gain.own:
         row = next(
             r
@@ -245,6 +246,7 @@ def test_matrices_put_sources_in_rows_and_outline_the_crafted_for_cell(transferr
             and Target(r["target_metric"], r["target_defence"], r["target_defence_preset"]).label == gain.targets[j]
         )
         assert gain.values[i][j] == row["gain"] and srocc.values[i][j] == row["srocc_adv"]
+        assert gain_through_q.values[i][j] == row["gain_defended"]
 
 
 def test_a_killed_transfer_resumes_without_recomputing_finished_pairs(run_copy, transferred, monkeypatch):
@@ -356,12 +358,13 @@ def test_cli_transfer_then_report_shows_the_heatmaps(run_copy, tmp_path, capsys)
 
     report = tmp_path / "report"
     assert main(["report", str(run_copy), "--out", str(report)]) == 0
-    for name in ("transfer_gain_toy_toy-sign_strong", "transfer_srocc_adv_toy_toy-sign_strong"):
+    for value in ("gain", "gain_defended", "srocc_adv"):
+        name = f"transfer_{value}_toy_toy-sign_strong"
         assert (report / "figures" / f"{name}.png").stat().st_size > 1000
         assert (report / "figures" / f"{name}.svg").is_file()
         header = (report / f"{name}.csv").read_text().splitlines()[0]
         assert header.startswith("crafted against,toy-darkness / none")
-    assert len((report / "transfer.csv").read_text().splitlines()) == 1 + 36
+    assert len((report / "transfer_pairs.csv").read_text().splitlines()) == 1 + 36
     html = (report / "leaderboard.html").read_text()
     assert "Transferability" in html
     assert 'id="figure-transfer-gain-toy-toy-sign-strong"' in html or "figure-transfer-gain-toy-toy-sign-strong" in html

@@ -72,7 +72,11 @@ VALUES: tuple[str, ...] = ("gain", "gain_defended", "srocc_clean", "srocc_adv", 
 REPORT_FORMATS: tuple[str, ...] = ("csv", "json", "png")
 
 #: ``{value: (label, higher_is_better)}`` of the values drawn as heatmaps.
-HEATMAPS: dict[str, tuple[str, bool]] = {"gain": ("Gain", False), "srocc_adv": ("SROCC adv", True)}
+HEATMAPS: dict[str, tuple[str, bool]] = {
+    "gain": ("Gain", False),
+    "gain_defended": ("Gain through Q", False),
+    "srocc_adv": ("SROCC adv", True),
+}
 
 
 class TransferError(UserError):
@@ -624,15 +628,17 @@ def _target_of(row: Mapping[str, Any]) -> Target:
 def matrices(rows: Iterable[Mapping[str, Any]], values: Sequence[str] = tuple(HEATMAPS)) -> list[TransferMatrix]:
     """The ``transfer`` rows as matrices: per dataset, attack and preset, one per value.
 
-    Rows: sources, non-adaptive first then adaptive, in table order; columns: targets, metric-major
-    with ``none`` first. A failed pair is a NaN cell."""
+    Rows: sources, metric by metric, the non-adaptive one (crafted against the metric alone) first,
+    then the adaptive ones by defence label; columns: targets in the same order (``none`` first), so
+    the cells the images were crafted for (``own``) lie on the diagonal when every source has a
+    target. A failed pair is a NaN cell."""
     rows = list(rows)
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
         groups.setdefault((str(row["dataset"]), str(row["attack"]), str(row["attack_preset"])), []).append(row)
     out = []
     for (dataset, attack, preset), group in sorted(groups.items()):
-        sources = sorted({_source_of(r) for r in group}, key=lambda s: (s.mode != "non-adaptive", s.metric, s.defence))
+        sources = sorted({_source_of(r) for r in group}, key=lambda s: (s.metric, s.defence != NONE, s.label))
         targets = sorted({_target_of(r) for r in group}, key=lambda t: (t.metric, t.defence != NONE, t.label))
         index = {(_source_of(r), _target_of(r)): r for r in group}
         own = [
@@ -720,7 +726,7 @@ CAPTION = (
 
 def report_sections(rows: Iterable[Mapping[str, Any]], *, dpi: int = 80) -> list[Any]:
     """The ``transfer`` rows as report sections (:func:`iqa_bench.report.write_report`'s
-    ``extra_sections``): a sortable table of every pair (``transfer.csv``) and the heatmaps."""
+    ``extra_sections``): a sortable table of every pair (``transfer_pairs.csv``) and the heatmaps."""
     from . import plots
     from .leaderboard import Column, FigureSection, PageFigure, Table
 
@@ -740,7 +746,7 @@ def report_sections(rows: Iterable[Mapping[str, Any]], *, dpi: int = 80) -> list
         Column("n_images", "images", True, None, digits=0),
     ]
     table = Table(
-        "transfer",
+        "transfer-pairs",  # the figure section is "transfer"; the rows go to transfer_pairs.csv
         "Transferability: every pair",
         columns,
         table_rows(rows),
@@ -751,13 +757,23 @@ def report_sections(rows: Iterable[Mapping[str, Any]], *, dpi: int = 80) -> list
             "figure-" + matrix.name.replace("_", "-"),
             matrix.title,
             plots.png_bytes(transfer_figure(matrix), dpi=dpi),
-            CAPTION + (" Lower is better." if not HEATMAPS[matrix.value][1] else " Higher is better."),
+            CAPTION
+            + (
+                " Lower is better for the scoring pair (green: the images move its score less)."
+                if not HEATMAPS[matrix.value][1]
+                else " Higher is better for the scoring pair (green: its ranking survives the images)."
+            ),
             {"dataset": matrix.dataset},
         )
         for matrix in matrices(rows)
     ]
     section = FigureSection(
-        "transfer", "Transferability", figures, "Gain and SROCC adv of adversarial images scored by other pairs."
+        "transfer",
+        "Transferability",
+        figures,
+        "Adversarial images of the run scored by every metric and defence of the run (`iqa-bench transfer`): "
+        "Gain (against f(x), as the run's Gain), Gain through Q (against f(Q(x)): the defence's own change taken "
+        "out) and SROCC adv.",
     )
     return [table, section]
 
