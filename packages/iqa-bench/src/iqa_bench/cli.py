@@ -15,7 +15,9 @@ from .commands import estimate as estimate_command
 from .commands import export as export_command
 from .commands import run as run_command
 from .commands import study as study_command
+from .commands import submit as submit_command
 from .commands import transfer as transfer_command
+from .commands import verify as verify_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -238,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export_command.add_arguments(p_export)
     p_export.set_defaults(handler=export_command.main)
+
+    p_submit = sub.add_parser("submit", help="write a finished run as a submission with provenance (verifiable)")
+    submit_command.add_arguments(p_submit)
+    p_submit.set_defaults(handler=submit_command.main)
+
+    p_verify = sub.add_parser("verify", help="check a submission: re-run a random sample of its cells and compare")
+    verify_command.add_arguments(p_verify)
+    p_verify.set_defaults(handler=verify_command.main)
 
     p_study = sub.add_parser("study", help="subjective study: prepare stimuli, serve the voting page, score votes")
     study_command.add_arguments(p_study)
