@@ -364,3 +364,15 @@ def test_check_degradations_are_unmistakable(kind: str) -> None:
     assert psnr < 20  # heavy: far below the 30-40 dB of the defences studied
     with pytest.raises(ValueError, match="unknown degradation"):
         degrade(image, "sharpen", seed=0)
+
+
+def test_a_condition_without_votes_has_no_score(crowd: tuple[Path, Any, list[Any]], tmp_path: Path) -> None:
+    _, study, votes = crowd
+    c_stimuli = {g.versions["c"] for g in study.groups}
+    without_c = [v for v in votes if v.left not in c_stimuli and v.right not in c_stimuli]
+    data = compute_results(study, without_c, n_resamples=50).to_dict()
+    row = next(r for r in data["conditions"] if r["condition"] == "c")
+    assert (row["bt_score"], row["bt_low"], row["votes"]) == (None, None, 0)
+    write_results(compute_results(study, without_c, n_resamples=50), tmp_path)
+    column = board_column(load_results(tmp_path))
+    assert "c" not in column.values and set(column.values) == {"none", "a", "b"}

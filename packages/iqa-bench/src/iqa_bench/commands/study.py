@@ -146,10 +146,7 @@ def _results(args: argparse.Namespace) -> int:
         f"{data['votes_counted']} votes counted"
     )
     for row in data["conditions"]:
-        score = (
-            "n/a"
-            if row["bt_score"] is None
-            else f"{row['bt_score']:+.2f} [{row['bt_low']:+.2f}, {row['bt_high']:+.2f}]"
-        )
+        low, high = (f"{v:+.2f}" if v is not None else "?" for v in (row["bt_low"], row["bt_high"]))
+        score = "n/a (no votes)" if row["bt_score"] is None else f"{row['bt_score']:+.2f} [{low}, {high}]"
         _say(f"  {row['condition']:<24} {score}  ({row['votes']} votes)")
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,11 +149,10 @@ def compute_results(
         per_unit = per_vote
     draws = bootstrap_indices(len(per_unit), n_resamples, seed=seed)
     samples = np.stack([bradley_terry(per_unit[idx].sum(axis=0)) for idx in draws])
-    scores = resampled_intervals(estimates, samples, confidence=confidence)
-    filled = np.where(np.isfinite(samples), samples, -np.inf)
-    ranks = rank_intervals(
-        np.where(np.isfinite(estimates), estimates, -np.inf), filled, higher_is_better=True, confidence=confidence
-    )
+    with warnings.catch_warnings():  # a condition nobody voted on is NaN in every resample: its interval is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scores = resampled_intervals(estimates, samples, confidence=confidence)
+    ranks = rank_intervals(estimates, samples, higher_is_better=True, confidence=confidence)
     games = wins + wins.T
     return StudyResults(
         conditions=conditions,
