@@ -44,7 +44,8 @@ def _check_intervals(board: boards.RankedBoard) -> None:
 
 
 def test_every_board_has_intervals_holding_the_estimates(report: Any) -> None:
-    assert set(report.boards) == {"defences", "metrics", "attacks"}
+    assert set(report.boards) == {"defences", "metrics", "attacks", "attacks_matched"}
+    assert not report.boards["attacks_matched"].groups  # every preset has the same PSNR: nothing to interpolate
     for board in report.boards.values():
         _check_intervals(board)
 
@@ -210,3 +211,26 @@ def test_resampled_spearman_from_counts_equals_ranking_each_resample() -> None:
     slow = ranking._spearman(y[index], s[index])
     np.testing.assert_allclose(fast, slow, atol=1e-12)
     assert np.isfinite(fast).all()
+
+
+def test_attacks_at_equal_budgets_interpolate_between_presets() -> None:
+    rows = synthetic_rows()
+    for row in rows:
+        if row["defence"] == "none" and row["attack_preset"] == "weak":
+            row["psnr"] = row["psnr"] + 10.0  # weak: mean PSNR 39.75 dB, strong: 29.75 dB
+    attacks = boards.attack_board(rows, BOUNDS, directions=DIRECTIONS, n_resamples=200)
+    matched = boards.matched_attack_board(attacks, attacks.replicates)
+    assert set(matched.groups) == {"PSNR = 35 dB", "PSNR = 30 dB"}  # 40 and 25 dB are outside the presets
+    config = {r.method: r for ranked in attacks.groups.values() for r in ranked}
+    for r in matched.groups["PSNR = 35 dB"]:
+        weak, strong = config[f"{r.method}@weak"], config[f"{r.method}@strong"]
+        share = (35.0 - strong.scores["psnr"].estimate) / (
+            weak.scores["psnr"].estimate - strong.scores["psnr"].estimate
+        )
+        for key in ("gain", "d"):
+            expected = strong.scores[key].estimate + share * (weak.scores[key].estimate - strong.scores[key].estimate)
+            assert r.scores[key].estimate == pytest.approx(expected, rel=1e-9)
+        assert r.n_cells == 2 and r.n_images == weak.n_images + strong.n_images
+    _check_intervals(matched)
+    ranked = matched.groups["PSNR = 30 dB"]
+    assert ranked[0].scores["gain"].estimate >= ranked[-1].scores["gain"].estimate

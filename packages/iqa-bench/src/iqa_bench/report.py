@@ -251,6 +251,9 @@ def _ranked_boards(
     )
     report.boards["metrics"] = lb_boards.metric_board(rows, bounds, attack_types=attack_types, alpha=alpha, **common)
     report.boards["attacks"] = lb_boards.attack_board(rows, bounds, attack_types=attack_types, alpha=alpha, **common)
+    report.boards["attacks_matched"] = lb_boards.matched_attack_board(
+        report.boards["attacks"], report.boards["attacks"].replicates
+    )
     for name, board in report.boards.items():
         report.tables[f"leaderboard_{name}"] = board.rows()
     ranking = report.boards["defences"].rankings()
@@ -371,6 +374,7 @@ BOARD_TITLES: dict[str, str] = {
     "defences": "Defences: composite rank with 95% intervals",
     "metrics": "Metrics: which NR metric is most robust",
     "attacks": "Attacks: strength at matched perceptual budgets",
+    "attacks_matched": "Attacks at equal budgets: Gain and D interpolated at fixed PSNR / SSIM",
 }
 """The ranked boards' sections on the page, in order (each also a CSV ``leaderboard_<board>.csv``)."""
 
@@ -396,7 +400,8 @@ def _html_page(
     tables = [
         board_table
         for name, board_title in BOARD_TITLES.items()
-        if name in report.boards and (board_table := report.boards[name].table(f"board-{name}", board_title)).rows
+        if name in report.boards
+        and (board_table := report.boards[name].table(f"board-{name.replace('_', '-')}", board_title)).rows
     ]
     tables += [
         lb_html.Table(table_id, caption, _table_columns(report.tables[name]), report.tables[name])

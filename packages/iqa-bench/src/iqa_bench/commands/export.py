@@ -27,6 +27,7 @@ FIXED_TABLES = (
     "leaderboard_defences",
     "leaderboard_metrics",
     "leaderboard_attacks",
+    "leaderboard_attacks_matched",
     "experiments",
     "preset_selection",
     "by_defence",

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..aggregate import Bounds, Row, attack_type, experiment_key
 from ..schema import MODES, NONE
 from ..stats import WilcoxonTest, wilcoxon_tests
@@ -43,6 +45,7 @@ from .ranking import (
     collect,
     group_cells,
     image_counts,
+    nanmean_rows,
     rank_group,
 )
 
@@ -98,6 +101,8 @@ class RankedBoard:
     note: str = ""
     n_resamples: int = DEFAULT_RESAMPLES
     extras: list[ExtraColumn] = field(default_factory=list)
+    replicates: dict[tuple[str, ...], dict[str, dict[str, np.ndarray]]] = field(default_factory=dict, repr=False)
+    """``{cell: {method: {score: (B + 1,) values}}}`` behind the ranks (index 0: the full data)."""
 
     def rows(self) -> list[dict[str, Any]]:
         """Flat rows (CSV, page): group, method, info, rank (interval), composite, strength, scores."""
@@ -183,6 +188,7 @@ INFO_COLUMNS: dict[str, tuple[str, ...]] = {
     "defences": ("defence_type",),
     "metrics": ("direction",),
     "attacks": ("attack_type",),
+    "attacks_matched": ("attack_type",),
 }
 RANK_HELP = (
     "rank of the composite (ties share a rank, marked =) with its 95% bootstrap interval; "
@@ -358,6 +364,7 @@ def attack_board(
             "Wilcoxon tests on per-image D (larger D wins). The store records no query counts for black-box attacks."
         ),
     )
+    board.replicates = per_cell
     methods = sorted({m for cell in per_cell.values() for m in cell})
     budget: dict[str, tuple[str, str]] = {}
     for method in methods:
@@ -387,6 +394,82 @@ def attack_board(
             "attack_type": attack_type(attack, attack_types),
         }
         board.datasets[method] = sorted({cell[0] for cell, m in table.cells.items() if method in m})
+    return board
+
+
+MATCHED_CRITERIA: tuple[Criterion, ...] = (
+    Criterion("gain", "Gain at budget", True, "Gain interpolated at the budget level (higher = stronger)"),
+    Criterion("d", "D at budget", True, "D interpolated at the budget level (higher = stronger)"),
+)
+PSNR_LEVELS: tuple[float, ...] = (45.0, 40.0, 35.0, 30.0, 25.0)
+SSIM_LEVELS: tuple[float, ...] = (0.99, 0.95, 0.9, 0.8, 0.75)
+"""Budget levels of the interpolated comparison (the catalogue's 35 / 30 / 25 dB and 0.9 / 0.8 / 0.75,
+plus lighter levels the weak presets of short attacks reach)."""
+
+
+def _interpolate(x: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
+    """Per replicate (rows of ``(P, B + 1)`` preset curves): y at ``x = level`` by linear interpolation
+    between the presets; NaN where the presets do not bracket the level (no extrapolation)."""
+    out = np.full(x.shape[1], np.nan)
+    for b in range(x.shape[1]):
+        keep = np.isfinite(x[:, b]) & np.isfinite(y[:, b])
+        if keep.sum() < 2:
+            continue
+        xs, ys = x[keep, b], y[keep, b]
+        if xs.min() <= level <= xs.max():
+            order = np.argsort(xs)
+            out[b] = float(np.interp(level, xs[order], ys[order]))
+    return out
+
+
+def matched_attack_board(
+    attacks: RankedBoard,
+    per_cell: Mapping[tuple[str, ...], Mapping[str, Mapping[str, np.ndarray]]],
+) -> RankedBoard:
+    """Attacks compared at equal budgets: each attack's Gain and D interpolated across its presets at
+    fixed PSNR and SSIM levels of x' against x, per bootstrap replicate (the same paired draws)."""
+    board = RankedBoard(
+        "attacks_matched",
+        "Attacks at equal budgets (interpolated)",
+        "attack",
+        "budget",
+        MATCHED_CRITERIA,
+        n_resamples=attacks.n_resamples,
+        note=(
+            "Each attack's mean Gain and D (over its cells) interpolated linearly across its presets at fixed PSNR and "
+            "SSIM levels of x' against x, in every bootstrap replicate; an attack appears at a level its presets "
+            "bracket (no extrapolation; one preset: never). Composite: mean rank on Gain and D at the level."
+        ),
+    )
+    means: dict[str, dict[str, np.ndarray]] = {}
+    for method in sorted({m for cell in per_cell.values() for m in cell}):
+        cells = [cell[method] for cell in per_cell.values() if method in cell]
+        means[method] = {k: nanmean_rows([c[k] for c in cells]) for k in ("gain", "d", "psnr", "ssim")}
+    images = {r.method: r.n_images for ranked in attacks.groups.values() for r in ranked}
+    by_attack: dict[str, list[str]] = {}
+    for method in means:
+        by_attack.setdefault(method.split("@", 1)[0], []).append(method)
+    for kind, levels, unit in (("psnr", PSNR_LEVELS, " dB"), ("ssim", SSIM_LEVELS, "")):
+        for level in levels:
+            group = f"{kind.upper()} = {level:g}{unit}"
+            values: dict[str, dict[str, np.ndarray]] = {}
+            for attack, configs in sorted(by_attack.items()):
+                x = np.vstack([means[c][kind] for c in configs])
+                at = {k: _interpolate(x, np.vstack([means[c][k] for c in configs]), level) for k in ("gain", "d")}
+                if math.isfinite(at["gain"][0]):
+                    values[attack] = at
+            if values:
+                ranked = rank_group(group, {("matched",): values}, MATCHED_CRITERIA)
+                for r in ranked:  # the attack's real cells and images, over its presets
+                    configs = by_attack[r.method]
+                    r.n_cells = len({cell for cell, m in per_cell.items() if any(c in m for c in configs)})
+                    r.n_images = sum(images.get(c, 0) for c in configs)
+                board.groups[group] = ranked
+    for method, info in attacks.info.items():
+        attack = info["attack"]
+        board.info[attack] = {"attack_type": info["attack_type"]}
+        board.datasets.setdefault(attack, [])
+        board.datasets[attack] = sorted({*board.datasets[attack], *attacks.datasets.get(method, [])})
     return board
 
 

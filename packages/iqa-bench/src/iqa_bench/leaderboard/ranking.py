@@ -394,12 +394,13 @@ def cell_scores(
         for method, values in methods.items():
             layers = _resampled(values, draws[cell[0]], rng, fields, counts[cell[0]])
             out[cell][method] = {
-                name: _nanmean_stack([SCORE_FUNCTIONS[name](layer, values) for layer in layers]) for name in criteria
+                name: nanmean_rows([SCORE_FUNCTIONS[name](layer, values) for layer in layers]) for name in criteria
             }
     return out
 
 
-def _nanmean_stack(arrays: Sequence[np.ndarray]) -> np.ndarray:
+def nanmean_rows(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Element-wise mean of equal-length arrays over their finite values (NaN where none is finite)."""
     stacked = np.vstack(arrays)
     finite = np.isfinite(stacked)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -449,7 +450,7 @@ def rank_group(
     means: dict[str, dict[str, np.ndarray]] = {}
     for method in names:
         cells = [cell[method] for cell in per_cell.values() if method in cell]
-        means[method] = {c.key: _nanmean_stack([cell[c.key] for cell in cells]) for c in criteria}
+        means[method] = {c.key: nanmean_rows([cell[c.key] for cell in cells]) for c in criteria}
     ranked = [c for c in criteria if c.composite]
     values = np.transpose(np.array([[means[m][c.key] for c in ranked] for m in names], dtype=float), (2, 0, 1))
     composite = composite_ranks(values, [c.higher_is_better for c in ranked])  # (B + 1, m)
