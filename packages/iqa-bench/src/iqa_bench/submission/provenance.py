@@ -24,14 +24,16 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import BenchConfig, ComponentConfig, DatasetConfig
+
+if TYPE_CHECKING:
+    from ..datasets import ImageItem
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".pkl", ".tar", ".onnx", ".npz", ".h5", ".mat")
 """File endings taken for weight files among the files a component opens while it is built."""
@@ -239,11 +241,11 @@ def _file_row(path: Path | None, fallback: str) -> list[Any]:
     return [path.name, path.stat().st_size, weights.sha256_of(path)]
 
 
-def dataset_record(dataset: DatasetConfig, seed: int) -> dict[str, Any]:
-    """Manifest of one dataset (see the module docstring)."""
+def dataset_record(dataset: DatasetConfig, seed: int, items: Sequence[ImageItem] | None = None) -> dict[str, Any]:
+    """Manifest of one dataset (see the module docstring); ``items``: its items when already listed."""
     from ..planning import dataset_items
 
-    items = dataset_items(dataset, seed)
+    items = dataset_items(dataset, seed) if items is None else items
     labels = [[item.id, item.mos] for item in items]
     record: dict[str, Any] = {"kind": dataset.kind, "images": len(items), "mos_sha256": sha256_json(labels)}
     if dataset.kind == "demo":
@@ -266,9 +268,11 @@ def dataset_record(dataset: DatasetConfig, seed: int) -> dict[str, Any]:
     return record
 
 
-def dataset_manifest(config: BenchConfig) -> dict[str, dict[str, Any]]:
-    """:func:`dataset_record` of every dataset of the config, by dataset name."""
-    return {ds.name: dataset_record(replace(ds), config.seed) for ds in config.datasets}
+def dataset_manifest(
+    config: BenchConfig, items: Mapping[str, Sequence[ImageItem]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """:func:`dataset_record` of every dataset of the config, by dataset name (``items``: the runner's)."""
+    return {ds.name: dataset_record(ds, config.seed, (items or {}).get(ds.name)) for ds in config.datasets}
 
 
 # ---------------------------------------------------------------------------------------------- comparing

@@ -264,7 +264,7 @@ def build_submission(
         "provenance": {
             "packages": provenance.package_versions(),
             "weights": provenance.weight_hashes(expanded),
-            "datasets": provenance.dataset_manifest(expanded),
+            "datasets": provenance.dataset_manifest(expanded, runner.items),
             "device": provenance.device_info(config.device),
         },
         "bounds": bounds,

@@ -629,7 +629,7 @@ def verify_submission(
             here = {
                 "packages": provenance.package_versions(),
                 "weights": provenance.weight_hashes(config),
-                "datasets": provenance.dataset_manifest(config),
+                "datasets": provenance.dataset_manifest(config, runner.items),
                 "device": provenance.device_info(device),
             }
             more_errors, more_warnings = provenance.compare(envelope["provenance"], here)
