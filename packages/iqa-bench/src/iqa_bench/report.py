@@ -476,13 +476,39 @@ def _html_page(
     )
 
 
+def _compact_board_row(board: lb_boards.RankedBoard, row: Mapping[str, Any]) -> dict[str, str]:
+    """A ranked board's row for Markdown: rank as ``2 (1–3) ↕``, each score as ``estimate (low–high)``."""
+
+    def interval(key: str, digits: int = 3) -> str:
+        return lb_html.format_interval((row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")), digits)
+
+    out = {
+        "#": lb_html.rank_text(row),
+        board.group_label: str(row[board.group_label]),
+        board.method_label: str(row[board.method_label]),
+        "composite": interval("composite", 2),
+        "BT": lb_tables.format_value(row.get("bt_strength"), 2),
+    }
+    out.update({c.label: interval(c.key) for c in board.criteria})
+    out.update({e.label: interval(e.key, e.digits) for e in board.extras})
+    return out
+
+
 def _markdown(report: Report, title: str) -> str:
     parts = [
         f"# {lb_tables.escape_markdown(title)}\n",
         lb_tables.escape_markdown(_direction_note(report.directions)) + "\n",
     ]
+    for name, board in report.boards.items():
+        rows = board.rows()
+        if not rows:
+            continue
+        parts.append(f"## {lb_tables.escape_markdown(BOARD_TITLES.get(name, name))}\n")
+        parts.append(lb_tables.escape_markdown(board.note) + "\n")
+        compact = [_compact_board_row(board, row) for row in rows]
+        parts.append(lb_tables.to_markdown(compact, lb_tables.columns_of(compact)))
     for name, table in report.tables.items():
-        if not table or name in ("experiments",) or name.startswith("wilcoxon_"):
+        if not table or name in ("experiments",) or name.startswith(("wilcoxon_", "leaderboard_")):
             continue
         columns = _main_columns(table) if name not in ("certified", "by_certifier") else None
         if columns is not None and name.startswith(("pareto_", "leaderboard_")):
