@@ -136,7 +136,7 @@ def _fmt(value: Any, digits: int = 3, scale: float = 1.0) -> str:
     return format_value(value if math.isnan(number) and not isinstance(value, float) else number * scale, digits)
 
 
-def format_interval(interval: Sequence[float], digits: int = 3) -> str:
+def format_interval(interval: Sequence[Any], digits: int = 3) -> str:
     """``estimate (low–high)``; ``—`` without an estimate, the estimate alone without an interval."""
     estimate, low, high = (_number(v) for v in interval)
     if math.isnan(estimate):
