@@ -34,7 +34,8 @@ def main() -> int:
         record["seconds"] = round(time.perf_counter() - start, 1)
         records.append(record)
         print(
-            f"n={n:4d}: coverage D {record['coverage_d']:.3f}, rank {record['coverage_rank']:.3f}, "
+            f"n={n:4d}: coverage D {record['coverage_d']:.3f}, Gain {record['coverage_gain']:.3f}, "
+            f"composite {record['coverage_composite']:.3f}, rank {record['coverage_rank']:.3f}, "
             f"mean D width {record['mean_width_d']:.3f}, unstable {record['share_unstable']:.2f} "
             f"({record['intervals']} intervals, {record['seconds']} s)"
         )

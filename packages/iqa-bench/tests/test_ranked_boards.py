@@ -188,13 +188,16 @@ def test_the_toy_grid_gets_three_boards(tmp_path: Path, image_folder: Path, toy_
 
 
 def test_bootstrap_coverage_on_a_known_ranking() -> None:
-    """Few draws (fast): the 95% D intervals cover the true D at 0.85-0.99, rank intervals at >= 0.9.
+    """Few draws (fast): the 95% D and Gain intervals cover the truth at 0.85-0.99, composite and rank
+    intervals at >= 0.9.
 
     docs/uncertainty-coverage.json holds the full measurement (tools/stats/bootstrap_coverage.py).
     """
     result = measure(40, n_images=50, n_resamples=300, seed=1)
     assert result["intervals"] == 40 * 5
     assert 0.85 <= result["coverage_d"] <= 0.99
+    assert 0.85 <= result["coverage_gain"] <= 0.99
+    assert result["coverage_composite"] >= 0.9
     assert result["coverage_rank"] >= 0.9
     assert 0 < result["share_unstable"] < 1  # the close pair and the tie flip, the clear gap does not
 
