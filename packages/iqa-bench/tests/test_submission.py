@@ -137,6 +137,21 @@ def test_a_tampered_leaderboard_is_an_error_even_when_cells_agree(toy_run):
     assert any("leaderboard" in e and ".scores.r" in e for e in report.errors)
 
 
+def test_forged_bounds_with_a_rebuilt_leaderboard_are_an_error(toy_run):
+    """Bounds scale D and R: a forger who changes them and rebuilds the leaderboard is caught by the bounds check."""
+    from iqa_bench.submission.submit import leaderboard
+
+    tmp, _, envelope = toy_run
+    forged = copy.deepcopy(envelope)
+    forged["bounds"]["toy-metric"]["upper"] *= 10
+    forged["leaderboard"] = leaderboard(forged["cells"], forged["bounds"])
+    assert forged["leaderboard"] != envelope["leaderboard"]
+    report = verify_submission(check_envelope(seal(forged)), sample=1, seed=0, data_root=tmp)
+    assert all(c.agree for c in report.cells) and not report.ok
+    assert [e for e in report.errors if e.startswith("bounds of toy-metric")]
+    assert not [e for e in report.errors if "leaderboard" in e]  # consistent with its (forged) bounds
+
+
 def test_a_tampered_hash_is_rejected(toy_run):
     _, _, envelope = toy_run
     tampered = copy.deepcopy(envelope)

@@ -11,7 +11,14 @@ import pytest
 from _grids import run_grid, toy_grid
 
 from iqa_bench.config import parse_config
-from iqa_bench.submission import SubmissionRejected, build_submission, check_envelope, read_envelope, seal
+from iqa_bench.submission import (
+    SubmissionRejected,
+    build_submission,
+    check_envelope,
+    content_hash,
+    read_envelope,
+    seal,
+)
 from iqa_bench.submission.verify import config_problems, parse_envelope, verify_submission
 
 
@@ -131,8 +138,18 @@ def test_a_leaderboard_entry_is_not_a_submission(submitted):
 def test_a_wrong_content_hash_is_rejected(submitted):
     _, envelope = submitted
     changed = copy.deepcopy(envelope)
-    changed["config"]["seed"] = 1
+    changed["bounds"]["toy-metric"]["upper"] += 1.0  # the bounds scale D: a quiet way to move every score
     with pytest.raises(SubmissionRejected, match=r"content_sha256 .* the file was changed after"):
+        check_envelope(changed)
+
+
+def test_a_config_that_does_not_match_its_hash_is_rejected(submitted):
+    _, envelope = submitted
+
+    changed = copy.deepcopy(envelope)
+    changed["config"]["seed"] = 1
+    changed["content_sha256"] = content_hash(changed)  # the content hash recomputed, the config's own hash not
+    with pytest.raises(SubmissionRejected, match="config_sha256 is not the hash of config"):
         check_envelope(changed)
 
 

@@ -176,7 +176,8 @@ def content_hash(envelope: Mapping[str, Any]) -> str:
 
 
 def seal(envelope: dict[str, Any]) -> dict[str, Any]:
-    """Set the envelope's content hash (after any change to it)."""
+    """Set the envelope's hashes, ``config_sha256`` and the content hash (after any change to it)."""
+    envelope["config_sha256"] = provenance.sha256_json(envelope["config"])
     envelope[HASH_FIELD] = content_hash(envelope)
     return envelope
 

@@ -231,6 +231,8 @@ def check_envelope(envelope: Any, *, where: str = "submission") -> dict[str, Any
     if problems:
         raise SubmissionRejected(problems, where=where)
     assert isinstance(envelope, dict)
+    if provenance.sha256_json(envelope["config"]) != envelope["config_sha256"]:
+        raise SubmissionRejected(["config_sha256 is not the hash of config: the config was changed"], where=where)
     actual = content_hash(envelope)
     if actual != envelope[HASH_FIELD]:
         raise SubmissionRejected(
@@ -505,6 +507,52 @@ def _differences(then: Any, here: Any, where: str = "$", rtol: float = 1e-9) -> 
     return [] if then == here else [f"{where}: {then!r} vs {here!r}"]
 
 
+def bounds_problems(config: BenchConfig, recorded: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """``(errors, warnings)``: the entry's metric bounds and directions against this machine's.
+
+    Bounds scale D and R, so a changed bound with a leaderboard rebuilt from it would pass every
+    other check. ``bounds: catalogue`` bounds come from the metric itself (must match);
+    ``bounds: measured`` ones from this machine's bounds cache (a warning when it has none).
+    """
+    from iqa_core import create
+
+    from ..bounds import cached_bounds
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    if set(recorded) != {m.name for m in config.metrics}:
+        errors.append(
+            f"bounds are given for {sorted(recorded)}, the config's metrics are {[m.name for m in config.metrics]}"
+        )
+    for spec in config.metrics:
+        then = recorded.get(spec.name)
+        if then is None:
+            continue
+        metric = create("metric", spec.name, **spec.params)
+        lower, upper = float(metric.bounds.lower), float(metric.bounds.upper)
+        if config.bounds == "measured":
+            try:
+                report = cached_bounds(spec.name)
+            except Exception:  # noqa: BLE001 - not measured here: nothing to compare with
+                warnings.append(
+                    f"bounds of {spec.name}: measured bounds are not cached here (`iqa-bench bounds {spec.name} "
+                    "--images DIR` measures them); the entry's are taken as given"
+                )
+                lower, upper = float(then["lower"]), float(then["upper"])
+            else:
+                lower, upper = float(report["lower"]), float(report["upper"])
+        here = (lower, upper, bool(metric.higher_is_better))
+        entry = (float(then["lower"]), float(then["upper"]), bool(then["higher_is_better"]))
+        if not all(
+            math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) for a, b in zip(entry[:2], here[:2], strict=True)
+        ) or (entry[2] != here[2]):
+            errors.append(
+                f"bounds of {spec.name}: the entry has lower {entry[0]}, upper {entry[1]}, higher is better "
+                f"{entry[2]}; here {here[0]}, {here[1]}, {here[2]} (bounds scale D and R)"
+            )
+    return errors, warnings
+
+
 # ---------------------------------------------------------------------------------------------- verifying
 @dataclass
 class CellCheck:
@@ -635,6 +683,9 @@ def verify_submission(
             more_errors, more_warnings = provenance.compare(envelope["provenance"], here)
             errors += more_errors
             warnings += more_warnings
+            more_errors, more_warnings = bounds_problems(runner.config, envelope["bounds"])
+            errors += more_errors
+            warnings += more_warnings
             tolerance = choose_tolerance(
                 str(envelope["provenance"]["device"].get("type")), runner.device.type, rtol, atol
             )
@@ -739,6 +790,7 @@ __all__ = [
     "SubmissionRejected",
     "Tolerance",
     "VerifyReport",
+    "bounds_problems",
     "check_envelope",
     "choose_tolerance",
     "config_problems",
