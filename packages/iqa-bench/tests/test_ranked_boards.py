@@ -237,3 +237,18 @@ def test_attacks_at_equal_budgets_interpolate_between_presets() -> None:
     _check_intervals(matched)
     ranked = matched.groups["PSNR = 30 dB"]
     assert ranked[0].scores["gain"].estimate >= ranked[-1].scores["gain"].estimate
+
+
+def test_cli_report_takes_the_number_of_resamples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from iqa_bench.cli import main
+    from iqa_bench.store import ResultStore
+
+    with ResultStore(tmp_path / "run.sqlite") as store:
+        for metric, (lower, upper) in BOUNDS.items():
+            store.set_bounds(metric, lower, upper, True)
+        store.write_unit("unit", synthetic_rows(), [])
+    assert main(["report", str(tmp_path / "run.sqlite"), "--out", str(tmp_path / "out"), "--resamples", "20"]) == 0
+    board = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "(20 resamples" in board and "(1000 resamples" not in board
+    with pytest.raises(SystemExit, match="--resamples must be at least 1"):
+        main(["report", str(tmp_path / "run.sqlite"), "--out", str(tmp_path / "out"), "--resamples", "0"])

@@ -92,7 +92,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None, study: str | None = None) -> int:
+def _write_report(
+    store_path: Path, out: Path, formats: Sequence[str] | None, study: str | None = None, resamples: int = 1000
+) -> int:
     """Write ``formats`` (None: all) of the store's report into the folder ``out``; print the paths.
 
     ``study``: a subjective study's folder; its scores join the defences board (docs/study.md)."""
@@ -110,7 +112,14 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None, st
     extra = transfer.report_sections(transfer_rows)
     if formats is None:
         written = write_report(
-            rows, certificates, bounds, out, directions=directions, extra_columns=columns, extra_sections=extra
+            rows,
+            certificates,
+            bounds,
+            out,
+            directions=directions,
+            extra_columns=columns,
+            extra_sections=extra,
+            n_resamples=resamples,
         )
     else:
         written = write_report(
@@ -122,6 +131,7 @@ def _write_report(store_path: Path, out: Path, formats: Sequence[str] | None, st
             directions=directions,
             extra_columns=columns,
             extra_sections=extra,
+            n_resamples=resamples,
         )
     if transfer_rows:
         written["transfer"] = transfer.write_files(
@@ -145,7 +155,9 @@ def write_report_folder(store_path: Path, out: str) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    return _write_report(_store_path(args.run), Path(args.out), None, args.study)
+    if args.resamples < 1:
+        raise SystemExit(f"--resamples must be at least 1, got {args.resamples}")
+    return _write_report(_store_path(args.run), Path(args.out), None, args.study, args.resamples)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -225,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_report.add_argument("--out", required=True, help="folder to write the report into (created if missing)")
     p_report.add_argument(
         "--study", default=None, help="a subjective study's folder: its scores join the board (`iqa-bench study`)"
+    )
+    p_report.add_argument(
+        "--resamples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of the ranked boards' intervals (default 1000; fewer for large runs: "
+        "docs/uncertainty.md)",
     )
     p_report.set_defaults(handler=_cmd_report)
 
