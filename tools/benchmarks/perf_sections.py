@@ -218,6 +218,12 @@ def paper_section(out_dir: Path) -> list[str]:
     for mode, hours in sorted(cost["device_hours"]["mode"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {mode} | {hours:,.0f} |")
     lines.append(f"| **total** | **{cost['total_device_hours']:,.0f}** |")
+    if data.get("changes"):
+        lines += ["", "| change | grid device-hours before | after | after / before |", "|---|---|---|---|"]
+        for change in data["changes"]:
+            before, after = change["before_hours"], change["after_hours"]
+            note = f" ({change['note']})" if change.get("note") else ""
+            lines.append(f"| {change['change']}{note} | {before:,.0f} | {after:,.0f} | {after / before:.3f} |")
     for note in data.get("projection", []):
         lines += ["", note]
     lines += ["", "Assumptions of the estimate:", ""] + [f"- {a}" for a in cost.get("assumptions", [])]
