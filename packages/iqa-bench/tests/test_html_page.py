@@ -520,3 +520,18 @@ def test_extra_column_is_rendered_with_its_interval_after_a_filter_change(browse
             "Array.from(document.querySelectorAll('#leaderboard td.extra')).map(td => td.textContent)"
         )
         assert "0.75 (0.50–1.00)" in texts and "—" in texts
+
+
+def test_ranked_board_rows_link_to_their_raw_entries(browser: DevTools, page: Path) -> None:
+    browser.open(page.as_uri())
+    for table, board in (("board-metrics", "metrics"), ("board-attacks", "attacks"), ("board-defences", "defences")):
+        links = browser.evaluate(
+            f"Array.from(document.querySelectorAll('#{table} tbody a')).map(a => a.getAttribute('href'))"
+        )
+        assert links, table
+        for href in set(links):
+            assert href.startswith("entries/") and ".." not in href
+            (entry,) = load_entries(page.parent / href)
+            assert entry.get("board", "defences") == board and "ranking" in entry
+    attack_links = browser.evaluate("Array.from(document.querySelectorAll('#board-attacks tbody a')).map(a => a.href)")
+    assert all(link.startswith("file://") for link in attack_links)  # the hostile attack name is only a slug

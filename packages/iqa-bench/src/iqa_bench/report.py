@@ -385,8 +385,10 @@ def _html_page(
     *,
     entry_links: Mapping[str, str] | None = None,
     figures: Sequence[lb_html.FigureSection] = (),
+    board_links: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     board = _board(report)
+    links = {"defences": dict(entry_links or {}), **(board_links or {})}
     board.entry_links = dict(entry_links or {})
     sections = [
         ("by-defence", "Per defence and mode (every column)", "by_defence"),
@@ -401,7 +403,9 @@ def _html_page(
         board_table
         for name, board_title in BOARD_TITLES.items()
         if name in report.boards
-        and (board_table := report.boards[name].table(f"board-{name.replace('_', '-')}", board_title)).rows
+        and (
+            board_table := report.boards[name].table(f"board-{name.replace('_', '-')}", board_title, links.get(name))
+        ).rows
     ]
     tables += [
         lb_html.Table(table_id, caption, _table_columns(report.tables[name]), report.tables[name])
@@ -647,7 +651,8 @@ def page_figures(report: Report, *, dpi: int = 80) -> list[lb_html.FigureSection
 
 
 def write_html(report: Report, out: Path, title: str) -> list[Path]:
-    """``leaderboard.html`` and, beside it, ``entries/<defence>.json`` (one validated entry per defence)."""
+    """``leaderboard.html`` and, beside it, ``entries/<defence>.json`` (one validated entry per defence)
+    and ``entries/metrics/<metric>.json``, ``entries/attacks/<attack@preset>.json`` (the other boards')."""
     folder = out / "entries"
     folder.mkdir(parents=True, exist_ok=True)
     links: dict[str, str] = {}
@@ -662,8 +667,19 @@ def write_html(report: Report, out: Path, title: str) -> list[Path]:
         )
         links[str(entry["method"])] = f"entries/{slug}.json"
         paths.append(path)
+    board_links: dict[str, dict[str, str]] = {}
+    for name, entries in report.board_entries.items():
+        (folder / name).mkdir(exist_ok=True)
+        board_taken: set[str] = set()
+        for entry in entries:
+            slug = lb_board.entry_slug(str(entry["method"]), board_taken)
+            path = folder / name / f"{slug}.json"
+            path.write_text(json.dumps(entry, indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8")
+            board_links.setdefault(name, {})[str(entry["method"])] = f"entries/{name}/{slug}.json"
+            paths.append(path)
     page = out / "leaderboard.html"
-    page.write_text(_html_page(report, title, entry_links=links, figures=page_figures(report)), encoding="utf-8")
+    html = _html_page(report, title, entry_links=links, figures=page_figures(report), board_links=board_links)
+    page.write_text(html, encoding="utf-8")
     return [page, *paths]
 
 

@@ -161,8 +161,9 @@ class RankedBoard:
             entries.append(entry)
         return entries
 
-    def table(self, table_id: str, title: str) -> Table:
-        """The page's sortable table of this board (rank ± interval, scores with intervals)."""
+    def table(self, table_id: str, title: str, links: Mapping[str, str] | None = None) -> Table:
+        """The page's sortable table of this board (rank ± interval, scores with intervals); ``links``
+        (``{method: relative href}``) add a column linking each row to its raw JSON entry."""
         columns = [
             Column("rank", "#", kind="rank", description=RANK_HELP),
             Column(self.group_label, self.group_label, numeric=False),
@@ -180,7 +181,11 @@ class RankedBoard:
             ),
             Column("n_cells", "n cells", digits=0, description="cells (experiments) averaged"),
         ]
-        return Table(table_id, title, columns, self.rows(), note=self.note)
+        rows = self.rows()
+        if links:
+            columns.append(Column("entry", "entry", numeric=False, kind="link", description="the raw JSON entry"))
+            rows = [{**row, "entry": links.get(str(row[self.method_label]), "")} for row in rows]
+        return Table(table_id, title, columns, rows, note=self.note)
 
 
 ENTRY_INFO = ("attack", "attack_preset", "attack_type", "higher_is_better", "defence_type")

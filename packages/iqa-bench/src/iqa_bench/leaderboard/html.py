@@ -51,7 +51,8 @@ class Column:
     kind: str = ""
     """``""`` (number or text, by ``numeric``), ``"interval"`` (the row's ``key``, ``key_low``,
     ``key_high`` shown as ``estimate (low–high)``) or ``"rank"`` (the row's ``rank``, ``rank_low``,
-    ``rank_high``, ``tied``, ``unstable`` shown as ``2= (1–3) ↕``)."""
+    ``rank_high``, ``tied``, ``unstable`` shown as ``2= (1–3) ↕``) or ``"link"`` (a relative href
+    the page itself wrote, shown as a ``JSON`` link)."""
 
 
 def rank_text(row: Mapping[str, Any]) -> str:
