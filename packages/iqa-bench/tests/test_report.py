@@ -114,11 +114,16 @@ def test_markdown_and_html(written: dict[str, list[Path]]) -> None:
     assert page.count('<img src="data:image/png;base64,') == len(figures) >= 10
     for stem in figures:
         assert f'id="figure-{stem.replace("_", "-")}"' in page
-    entries = [p for p in written["html"][1:]]
-    assert {p.parent.name for p in entries} == {"entries"} and len(entries) == 3  # none, good, bad
+    entries = [p for p in written["html"][1:] if p.parent.name == "entries"]
+    assert len(entries) == 3  # none, good, bad
     for path in entries:
         (entry,) = leaderboard.load_entries(path)
         assert f'href="entries/{path.name}"' in page and entry["method"] == path.stem
+    others = [p for p in written["html"][1:] if p.parent.name != "entries"]
+    assert {p.parent.name for p in others} == {"metrics", "attacks"} and len(others) == 2 + 4  # 2 metrics, 4 configs
+    for path in others:
+        (entry,) = leaderboard.load_entries(path)
+        assert f'href="entries/{path.parent.name}/{path.name}"' in page and entry["board"] == path.parent.name
 
 
 def test_formats_subset_empty_input_and_errors(tmp_path: Path) -> None:
