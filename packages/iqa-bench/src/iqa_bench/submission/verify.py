@@ -75,6 +75,7 @@ SAMPLE_KEYS = ("clusters", "per_cluster", "seed", "references")
 LIMITS = {"batch_size": 4096, "chunk_size": 100_000, "eot_samples": 1000, "seed": 2**63 - 1}
 MAX_TEXT = 200
 MAX_LIST = 64
+MAX_ROW_TEXT = 5000
 
 
 class SubmissionRejected(SubmissionError):
@@ -104,13 +105,6 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows (non-finite scores are null)")
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} overflows to infinity")
-    return value
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
@@ -120,20 +114,42 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of a JSON value (iterative: no recursion on hostile input)."""
-    deepest = 0
+def _scan(value: Any) -> tuple[int, str | None]:
+    """Nesting depth of a JSON value and the path of its first non-finite number, if any (iterative:
+    no recursion on hostile input; stops past :data:`MAX_DEPTH`). Only containers are stacked, so a
+    run's millions of numbers cost one pass; the path is looked for only when there is a bad number."""
+    if isinstance(value, float):
+        return 0, None if math.isfinite(value) else "$"
+    deepest, bad = 0, False
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            break
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, float) and child - child != 0:  # inf - inf and nan - nan are nan
+                bad = True
+    if deepest > MAX_DEPTH or not bad:
+        return deepest, None
+    return deepest, _first_non_finite(value)
+
+
+def _first_non_finite(value: Any) -> str:
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return _path(where)
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            stack.extend((v, (*where, k)) for k, v in item.items())
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+    return "$"
 
 
 def parse_envelope(text: str | bytes, *, where: str = "submission") -> Any:
@@ -144,13 +160,16 @@ def parse_envelope(text: str | bytes, *, where: str = "submission") -> Any:
         except UnicodeDecodeError as error:
             raise SubmissionRejected([f"not UTF-8 text ({error})"], where=where) from error
     try:
-        data = json.loads(text, parse_constant=_constant, parse_float=_finite, object_pairs_hook=_unique_keys)
+        data = json.loads(text, parse_constant=_constant, object_pairs_hook=_unique_keys)
     except RecursionError as error:
         raise SubmissionRejected([f"nested too deeply to read (more than {MAX_DEPTH} levels)"], where=where) from error
     except ValueError as error:  # json.JSONDecodeError is a ValueError, as are the hooks' errors
         raise SubmissionRejected([f"not valid JSON: {error}"], where=where) from error
-    if _depth(data) > MAX_DEPTH:
+    depth, infinite = _scan(data)
+    if depth > MAX_DEPTH:
         raise SubmissionRejected([f"nested deeper than {MAX_DEPTH} levels"], where=where)
+    if infinite is not None:
+        raise SubmissionRejected([f"at {infinite}: a number that overflows to infinity"], where=where)
     return data
 
 
@@ -188,6 +207,68 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return f"{size} fails the schema's {error.validator!r} rule (too long, too many items or the wrong type)"
 
 
+def _row_problem(row: Any, width: int) -> str | None:
+    """What is wrong with one stored row (``None``: nothing); fast, unlike a schema validator."""
+    if not isinstance(row, list):
+        return f": expected a list of {width} values, got {type(row).__name__}"
+    if len(row) != width:
+        return f": {len(row)} values, expected {width}"
+    for column, value in enumerate(row):
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            continue
+        if isinstance(value, str):
+            if len(value) > MAX_ROW_TEXT:
+                return f"[{column}]: a text of {len(value)} characters (at most {MAX_ROW_TEXT})"
+            continue
+        return f"[{column}]: {type(value).__name__} values are not accepted (a number, a text or null)"
+    return None
+
+
+@cache
+def _cell_schema() -> tuple[jsonschema.Draft202012Validator, int, int]:
+    """A validator of one cell without its rows (``$ref`` inlined: resolving them per cell is slow),
+    the most cells and the most rows per table the schema allows."""
+    schema = load_schema()
+    defs = schema["$defs"]
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        return [inline(v) for v in node] if isinstance(node, list) else node
+
+    cells = schema["properties"]["cells"]
+    return (
+        jsonschema.Draft202012Validator(inline(cells["items"])),
+        int(cells["maxItems"]),
+        int(defs["rows"]["maxItems"]),
+    )
+
+
+def _cells_problems(cells: list[Any]) -> list[str]:
+    validator, most_cells, most_rows = _cell_schema()
+    if len(cells) > most_cells:
+        return [f"at $.cells: a list of {len(cells)} items, over the schema's limit of {most_cells}"]
+    problems: list[str] = []
+    for index, cell in enumerate(cells):
+        rows = {}
+        if isinstance(cell, dict):
+            rows = {name: cell.get(name) for name in ("results", "certificates")}
+            cell = {**cell, **{name: [] for name, value in rows.items() if isinstance(value, list)}}
+        for error in validator.iter_errors(cell):
+            problems.append(f"at {_path(('cells', index, *error.absolute_path))}: {_schema_message(error)}")
+        for name, value in rows.items():
+            if isinstance(value, list) and len(value) > most_rows:
+                problems.append(
+                    f"at $.cells[{index}].{name}: a list of {len(value)} items, over the limit of {most_rows}"
+                )
+        if len(problems) >= 20:
+            break
+    return problems
+
+
 def envelope_errors(envelope: Any) -> list[str]:
     """Every structural problem: schema, column lists, row widths, leaderboard entries (empty: valid)."""
     from ..leaderboard.entries import entry_errors
@@ -196,13 +277,25 @@ def envelope_errors(envelope: Any) -> list[str]:
         isinstance(envelope, dict) and "submission_version" not in envelope and "method" in envelope
     ):
         return ["this is a leaderboard entry, not a submission: `iqa-bench submit RUN` writes the file to verify"]
-    if _depth(envelope) > MAX_DEPTH:
+    depth, infinite = _scan(envelope)
+    if depth > MAX_DEPTH:
         return [f"at $: nested deeper than {MAX_DEPTH} levels"]
+    if infinite is not None:
+        return [f"at {infinite}: not a finite number (non-finite scores are null)"]
     validator = jsonschema.Draft202012Validator(load_schema())
+    # The cells are validated one by one against their own (reference-free) schema, rows by Python:
+    # a JSON Schema validator walking a large run's rows takes minutes.
+    shallow = (
+        {**envelope, "cells": []}
+        if isinstance(envelope, dict) and isinstance(envelope.get("cells"), list)
+        else envelope
+    )
     problems = [
         f"at {_path(e.absolute_path)}: {_schema_message(e)}"
-        for e in sorted(validator.iter_errors(envelope), key=lambda e: [str(p) for p in e.absolute_path])
+        for e in sorted(validator.iter_errors(shallow), key=lambda e: [str(p) for p in e.absolute_path])
     ]
+    if shallow is not envelope:
+        problems += _cells_problems(envelope["cells"])
     if problems:
         return problems
     columns = envelope["columns"]
@@ -215,11 +308,10 @@ def envelope_errors(envelope: Any) -> list[str]:
     for index, cell in enumerate(envelope["cells"]):
         for name, expected in (("results", RESULT_COLUMNS), ("certificates", CERTIFICATE_COLUMNS)):
             for row_index, row in enumerate(cell[name]):
-                if len(row) != len(expected):
-                    problems.append(
-                        f"at $.cells[{index}].{name}[{row_index}]: {len(row)} values, expected {len(expected)}"
-                    )
-                    break
+                problem = _row_problem(row, len(expected))
+                if problem:
+                    problems.append(f"at $.cells[{index}].{name}[{row_index}]{problem}")
+                    break  # one per table of a cell
     for index, entry in enumerate(envelope["leaderboard"]):
         problems += [f"at $.leaderboard[{index}] {e.removeprefix('at $')}" for e in entry_errors(entry)]
     return problems
