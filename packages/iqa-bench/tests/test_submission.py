@@ -131,10 +131,12 @@ def test_a_tampered_leaderboard_is_an_error_even_when_cells_agree(toy_run):
     tmp, _, envelope = toy_run
     tampered = copy.deepcopy(envelope)
     tampered["leaderboard"][0]["results"]["non-adaptive"]["scores"]["r"] = 0.123
+    tampered["tool"]["version"] = "0.0.1"
     seal(tampered)
     report = verify_submission(check_envelope(tampered), sample=2, seed=0, data_root=tmp)
     assert all(c.agree for c in report.cells) and not report.ok
-    assert any("leaderboard" in e and ".scores.r" in e for e in report.errors)
+    (error,) = [e for e in report.errors if "leaderboard" in e]
+    assert ".scores.r: 0.123 vs" in error and "written by iqa-bench 0.0.1" in error
 
 
 def test_forged_bounds_with_a_rebuilt_leaderboard_are_an_error(toy_run):

@@ -36,6 +36,7 @@ from typing import Any
 
 import jsonschema
 
+from .. import __version__
 from ..config import CONFIG_KEYS, DATASET_KINDS, BenchConfig
 from ..schema import CERTIFICATE_COLUMNS, CERTIFICATE_KEY, RESULT_COLUMNS, RESULT_KEY
 from . import provenance
@@ -764,6 +765,12 @@ def verify_submission(
                 shown = "; ".join(differences[:5]) + (
                     f"; ... ({len(differences) - 5} more)" if len(differences) > 5 else ""
                 )
+                written_by = str(envelope["tool"]["version"])
+                if written_by != __version__:
+                    shown += (
+                        f" (the entry was written by iqa-bench {written_by}, this is {__version__}: if the "
+                        "leaderboard's definition changed between them, verify with the version that wrote it)"
+                    )
                 errors.append(f"the leaderboard is not what the cells' rows give: {shown}")
             say("recomputing provenance here: weight hashes, dataset manifest")
             here = {
