@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .scorer import OutOfMemoryAtBatchOne, Scorer, resolve_device
     from .validation import ImageContractError, check_images
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 
 # public name -> submodule that defines it (imported on first access)
 _LAZY: dict[str, str] = {
