@@ -10,6 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("IQA_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _browser import browser, shots  # noqa: F401 - the page tests' shared fixtures
+
 
 @pytest.fixture
 def toy_plugins():

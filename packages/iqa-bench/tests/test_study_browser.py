@@ -1,7 +1,7 @@
 """The subjective study end to end: a toy run, ``study prepare``, a scripted participant in headless
 Chromium (buttons and arrow keys), ``study results`` and the subjective column on the HTML board.
 
-Chromium is driven as in test_html_page.py (DevTools over pipes). Screenshots go to
+Chromium is driven by _browser.py (DevTools over pipes). Screenshots go to
 ``$IQA_TEST_SCREENSHOTS`` when set, else to a pytest temporary folder (printed with ``pytest -s``).
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from _browser import DevTools, _require_chromium
 from _grids import run_grid, toy_grid
 from PIL import Image
-from test_html_page import DevTools, _require_chromium
 
 from iqa_bench.cli import main
 from iqa_bench.config import parse_config

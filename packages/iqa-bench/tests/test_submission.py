@@ -280,7 +280,7 @@ def test_the_verified_submission_renders_in_the_browser(toy_run, tmp_path):
     import os
     import subprocess
 
-    from test_html_page import CHROMIUM, FLAGS, _require_chromium
+    from _browser import CHROMIUM, FLAGS, _require_chromium
 
     from iqa_bench.submission import write_board
 

@@ -5,15 +5,12 @@ labels escaped. Chromium is driven as in test_html_page.py; a screenshot of the 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
+from _browser import DevTools
 from _synthetic import BOUNDS, synthetic_rows
-from test_html_page import DevTools, _require_chromium
 
 from iqa_bench.report import write_report
 from iqa_bench.store import TRANSFER_COLUMNS
@@ -61,25 +58,6 @@ def transfer_rows() -> list[dict[str, Any]]:
             rows.append(row)
     rows[5].update(status="failed", error="a failed pair", gain=None, gain_defended=None, srocc_adv=None)
     return rows
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("IQA_TEST_SCREENSHOTS")
-    out = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots of the transfer section: {out}")
-    return out
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
-    _require_chromium()
-    tools = DevTools(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield tools
-    finally:
-        tools.close()
 
 
 def test_transfer_heatmaps_and_pairs_on_the_page(browser: DevTools, tmp_path: Path, shots: Path) -> None:
