@@ -11,6 +11,7 @@ import pytest
 from _grids import run_grid, toy_grid
 
 from iqa_bench.config import parse_config
+from iqa_bench.schema import RESULT_COLUMNS
 from iqa_bench.submission import (
     SubmissionRejected,
     build_submission,
@@ -96,8 +97,10 @@ def test_absurd_sizes_are_rejected_before_reading(tmp_path, submitted):
     assert read_envelope(path) == envelope
     # too many cells, rows or columns, or texts too long: the schema's limits
     huge = copy.deepcopy(envelope)
-    huge["cells"][0]["results"][0][-1] = "x" * 6000
-    with pytest.raises(SubmissionRejected, match=r"cells\[0\]\.results\[0\]\[21\]: a text of 6000 characters"):
+    error_column = RESULT_COLUMNS.index("error")
+    huge["cells"][0]["results"][0][error_column] = "x" * 6000
+    where = rf"cells\[0\]\.results\[0\]\[{error_column}\]: a text of 6000 characters"
+    with pytest.raises(SubmissionRejected, match=where):
         check_envelope(huge)
     flag = copy.deepcopy(envelope)
     flag["cells"][0]["results"][0][9] = True
@@ -129,7 +132,8 @@ def test_schema_violations_are_rejected_naming_the_field(submitted):
     # rows of another width, and leaderboard entries that break entry.schema.json
     narrow = copy.deepcopy(envelope)
     narrow["cells"][0]["results"][0] = narrow["cells"][0]["results"][0][:-1]
-    with pytest.raises(SubmissionRejected, match=r"cells\[0\]\.results\[0\]: 21 values, expected 22"):
+    width = len(RESULT_COLUMNS)
+    with pytest.raises(SubmissionRejected, match=rf"cells\[0\]\.results\[0\]: {width - 1} values, expected {width}"):
         check_envelope(narrow)
     bad_entry = copy.deepcopy(envelope)
     bad_entry["leaderboard"][0]["link"] = "javascript:alert(1)"

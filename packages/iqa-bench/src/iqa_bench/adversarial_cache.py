@@ -31,25 +31,30 @@ class AdversarialCache:
 
     def load(self, key: str) -> tuple[Tensor, float] | None:
         """The cached ``(images, seconds)`` or ``None`` when absent or unreadable."""
+        entry = self.load_entry(key)
+        return None if entry is None else (entry[0], entry[1])
+
+    def load_entry(self, key: str) -> tuple[Tensor, float, Tensor | None] | None:
+        """The cached ``(images, seconds, queries)`` (``queries``: per image, black-box attacks only)."""
         path = self.path(key)
         if not path.is_file():
             return None
         try:
             cached = torch.load(path, map_location="cpu", weights_only=True)
-            images, seconds = cached["images"], float(cached["seconds"])
+            images, seconds, queries = cached["images"], float(cached["seconds"]), cached.get("queries")
         except Exception as error:  # noqa: BLE001 - a damaged entry is recomputed, not fatal
             log.warning("ignoring unreadable cache entry %s (%s); recomputing", path, error)
             return None
         self.hits += 1
-        return images, seconds
+        return images, seconds, queries
 
-    def save(self, key: str, images: Tensor, seconds: float) -> None:
+    def save(self, key: str, images: Tensor, seconds: float, queries: Tensor | None = None) -> None:
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{key[:16]}-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
-                torch.save({"images": images, "seconds": seconds}, out)
+                torch.save({"images": images, "seconds": seconds, "queries": queries}, out)
             os.replace(tmp, path)
             self.writes += 1
         except BaseException:

@@ -264,8 +264,11 @@ class Evaluator:
             pa: Tensor | None,
             purified_adv: Tensor | None,
             secs: dict[str, float],
+            queries: Tensor | None = None,
         ) -> None:
             columns: dict[str, list[Any]] = {}
+            if queries is not None:
+                columns["queries"] = [float(q) for q in queries]
             if attacked is not None:
                 columns["score_attacked"] = finite(attacked)
             if pc is not None:
@@ -298,7 +301,7 @@ class Evaluator:
             return out
 
         if unit.kind == "non-adaptive":
-            adversarial, t_att = self.adversarial(unit, metric, images, items, cache)
+            adversarial, t_att, queries = self.adversarial(unit, metric, images, items, cache)
             attacked, t_m = self.score(metric, adversarial)
             add(
                 (unit.component, unit.preset, NONE, NONE),
@@ -307,6 +310,7 @@ class Evaluator:
                 attacked,
                 adversarial,
                 {"attack": t_att, "metric": t_m + t_clean},
+                queries,
             )
             for d in runner.config.defences:
                 for p in d.presets:
@@ -321,6 +325,7 @@ class Evaluator:
                         pa,
                         pa_images,
                         {"attack": t_att, "defence": t_def, "metric": t_m2},
+                        queries,
                     )
             return out
 
@@ -331,7 +336,7 @@ class Evaluator:
         target = defended(
             metric, defence, eot_samples=eot, generator=torch.Generator(device=runner.device).manual_seed(seed)
         )
-        adversarial, t_att = self.adversarial(unit, target, images, items, cache)
+        adversarial, t_att, queries = self.adversarial(unit, target, images, items, cache)
         attacked, _ = self.score(metric, adversarial)
         pc, _, _ = self.purified_clean(unit, d, runner._preset_arg(unit.defence_preset), images, cache)
         pa_images, t_def = self.purify(defence, adversarial, seed)
@@ -343,18 +348,19 @@ class Evaluator:
             pa,
             pa_images,
             {"attack": t_att, "defence": t_def, "metric": t_m},
+            queries,
         )
         return out
 
     def adversarial(
         self, unit: Unit, target: Any, images: Tensor, items: Sequence[ImageItem], cache: dict[Any, Any]
-    ) -> tuple[Tensor, float]:
-        """The unit's adversarial images (from the cache when present), counted."""
+    ) -> tuple[Tensor, float, Tensor | None]:
+        """The unit's adversarial images (from the cache when present), counted, with their queries."""
         hits_before = self.runner.cache.hits
-        adversarial, seconds = self.runner._attack(unit, target, images, items, self._digest(images, cache))
+        adversarial, seconds, queries = self.runner._attack(unit, target, images, items, self._digest(images, cache))
         reused = self.runner.cache.hits > hits_before
         self.work["attack_reused" if reused else "attack"] += len(images)
-        return adversarial, seconds
+        return adversarial, seconds, queries
 
     # ------------------------------------------------------------------ certification
     def certify(self, unit: Unit, data: ChunkData) -> list[dict[str, Any]]:

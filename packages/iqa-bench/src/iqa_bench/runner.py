@@ -245,13 +245,14 @@ class Runner:
     # ------------------------------------------------------------------ adversarial images
     def _attack(
         self, unit: Unit, target: Any, images: Tensor, items: Sequence[ImageItem], digest: str | None = None
-    ) -> tuple[Tensor, float]:
-        """The unit's adversarial images: from the cache, or attacked and saved there first."""
+    ) -> tuple[Tensor, float, Tensor | None]:
+        """The unit's adversarial images, the seconds and, for a black-box attack, the queries each
+        image cost: from the cache, or attacked and saved there first."""
         attack = self._component(
             "attack", self._spec(self.config.attacks, unit.component), self._preset_arg(unit.preset)
         )
         key = self.identity.attack_key(unit, items, digest or tensor_digest(images))
-        cached = self.cache.load(key)
+        cached = self.cache.load_entry(key)
         if cached is not None:
             return cached
         if hasattr(attack, "fit") and not getattr(attack, "_iqa_bench_fitted", False):
@@ -259,12 +260,22 @@ class Runner:
         generator = torch.Generator(device=self.device).manual_seed(unit.seed(self.config.seed))
         self.scorer.prepare(target)
         t0 = time.perf_counter()
-        adversarial = self.scorer.apply(lambda b: attack(target, b, generator=generator), images, grad=True)
+        spent: list[Tensor] = []  # per batch, in order (a batch retried after an OOM records once)
+
+        def run(batch: Tensor) -> Tensor:
+            out = attack(target, batch, generator=generator)
+            used = getattr(attack, "last_queries", None)  # black-box attacks (iqa_attacks.base.QueryAttack)
+            if isinstance(used, Tensor) and used.numel() == len(batch):
+                spent.append(used.detach().cpu().double())
+            return out
+
+        adversarial = self.scorer.apply(run, images, grad=True)
         seconds = time.perf_counter() - t0
         assert isinstance(adversarial, Tensor)
         adversarial = adversarial.detach().float().cpu()
-        self.cache.save(key, adversarial, seconds)
-        return adversarial, seconds
+        queries = torch.cat(spent) if spent and sum(len(q) for q in spent) == len(images) else None
+        self.cache.save(key, adversarial, seconds, queries)
+        return adversarial, seconds, queries
 
     def _fit(self, attack: Any, unit: Unit) -> None:
         """Fit a trainable attack once, on the dataset images outside the evaluated items."""

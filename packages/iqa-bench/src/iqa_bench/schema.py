@@ -43,8 +43,10 @@ RESULT_VALUES: tuple[tuple[str, str], ...] = (
     ("seconds_metric", "REAL"),
     ("status", "TEXT"),
     ("error", "TEXT"),
+    ("queries", "REAL"),
 )
-"""Value columns of a result row, with their SQLite types."""
+"""Value columns of a result row, with their SQLite types (``queries``: the metric queries a black-box
+attack spent on the image; NULL for white-box attacks and unattacked rows)."""
 
 RESULT_COLUMNS: tuple[str, ...] = RESULT_KEY + tuple(name for name, _ in RESULT_VALUES)
 

@@ -115,10 +115,17 @@ class ResultStore:
         self._db.execute("CREATE TABLE IF NOT EXISTS units (unit TEXT PRIMARY KEY, finished REAL, fingerprint TEXT)")
         self._db.execute(_create_sql("transfer", TRANSFER_KEY, TRANSFER_VALUES))
         # schema 1 -> 2: rows remember their unit, units their fingerprint (old units then count as changed)
-        for table, column in (("results", UNIT_COLUMN), ("certificates", UNIT_COLUMN), ("units", "fingerprint")):
+        # schema 2 -> 3: results count a black-box attack's queries per image
+        added = (
+            ("results", UNIT_COLUMN, "TEXT"),
+            ("certificates", UNIT_COLUMN, "TEXT"),
+            ("units", "fingerprint", "TEXT"),
+            ("results", "queries", "REAL"),
+        )
+        for table, column, kind in added:
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
             if column not in present:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     # ------------------------------------------------------------------ writing
     def write_unit(

@@ -168,7 +168,10 @@ class RankedBoard:
             Column("rank", "#", kind="rank", description=RANK_HELP),
             Column(self.group_label, self.group_label, numeric=False),
             Column(self.method_label, self.method_label, numeric=False),
-            *(Column(k, k.replace("_", " "), numeric=False) for k in INFO_COLUMNS[self.name]),
+            *(
+                Column(k, k.replace("_", " "), numeric=k in NUMERIC_INFO, description=INFO_HELP.get(k, ""))
+                for k in INFO_COLUMNS[self.name]
+            ),
             Column("composite", "composite", kind="interval", higher_is_better=False, digits=2, description=COMPOSITE),
             Column("bt_strength", "BT strength", higher_is_better=True, digits=2, description=BT_HELP),
             *(
@@ -188,13 +191,15 @@ class RankedBoard:
         return Table(table_id, title, columns, rows, note=self.note)
 
 
-ENTRY_INFO = ("attack", "attack_preset", "attack_type", "higher_is_better", "defence_type")
+ENTRY_INFO = ("attack", "attack_preset", "attack_type", "higher_is_better", "defence_type", "queries")
 INFO_COLUMNS: dict[str, tuple[str, ...]] = {
     "defences": ("defence_type",),
     "metrics": ("direction",),
-    "attacks": ("attack_type",),
+    "attacks": ("attack_type", "queries"),
     "attacks_matched": ("attack_type",),
 }
+NUMERIC_INFO = frozenset({"queries"})
+INFO_HELP = {"queries": "mean metric queries per image (black-box attacks; their cost, not in the composite)"}
 RANK_HELP = (
     "rank of the composite (ties share a rank, marked =) with its 95% bootstrap interval; "
     "↕ marks a rank that resampling the images can flip"
@@ -336,6 +341,16 @@ def _bin(value: float, bins: Sequence[tuple[float, str]], below: str) -> str:
     return below
 
 
+def _mean_queries(rows: Sequence[Row]) -> dict[tuple[str, str], float]:
+    """Mean metric queries per attacked image of each black-box attack configuration."""
+    totals: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        value = row.get("queries")
+        if value is not None and row.get("status") == "done" and np.isfinite(float(value)):
+            totals.setdefault((row["attack"], row["attack_preset"]), []).append(float(value))
+    return {key: float(np.mean(values)) for key, values in totals.items()}
+
+
 def attack_board(
     rows: Sequence[Row],
     bounds: Bounds,
@@ -366,7 +381,8 @@ def attack_board(
             "only within a budget bin of the mean PSNR (and, separately, SSIM) of x' against x, at the catalogue's "
             "target budgets. Composite: mean rank on Gain, D and SROCC drop, each higher = stronger attack. Intervals: "
             f"95% paired bootstrap over images ({n_resamples} resamples). BT: Bradley-Terry strength from "
-            "Wilcoxon tests on per-image D (larger D wins). The store records no query counts for black-box attacks."
+            "Wilcoxon tests on per-image D (larger D wins). Queries: mean metric queries per image of a "
+            "black-box attack (its cost; white-box attacks: none)."
         ),
     )
     board.replicates = per_cell
@@ -391,12 +407,14 @@ def attack_board(
             strengths=bt_strengths(chosen, reverse=True),
             n_images=image_counts(table, per_cell),
         )
+    spent = _mean_queries(kept)
     for method in methods:
         attack, preset = method.split("@", 1)
         board.info[method] = {
             "attack": attack,
             "attack_preset": preset,
             "attack_type": attack_type(attack, attack_types),
+            "queries": spent.get((attack, preset)),
         }
         board.datasets[method] = sorted({cell[0] for cell, m in table.cells.items() if method in m})
     return board
