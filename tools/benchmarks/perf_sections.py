@@ -153,6 +153,12 @@ def precision_section(out_dir: Path) -> list[str]:
             f"{row[s]['max_dev_rel_diam']:.4f} / {row[s]['grad_cosine']:.3f} / {row[s]['speed']:.2f}x" for s in switches
         ]
         lines.append(f"| {row['metric']} | " + " | ".join(cells) + " |")
+    if data.get("partial"):
+        lines += [
+            "",
+            f"Partial run: {len(data['metrics'])} metrics measured before the run was stopped; the others, the "
+            "demo-dataset SROCC and `torch.compile` are not measured yet.",
+        ]
     srocc = data.get("demo_srocc_vs_mos") or {}
     if srocc:
         listed = ", ".join(f"{k} {v:.4f}" for k, v in srocc.items())
