@@ -48,13 +48,18 @@ class EntryValidationError(UserError, ValueError):
         super().__init__(f"invalid leaderboard {where} ({len(self.errors)} problem(s)):\n{listing}")
 
 
-@cache
-def load_schema() -> dict[str, Any]:
-    """The entry JSON Schema shipped with the package."""
-    text = resources.files(__package__).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+def packaged_schema(package: str, resource: str) -> dict[str, Any]:
+    """A JSON Schema shipped inside ``package``, checked to be a valid Draft 2020-12 schema."""
+    text = resources.files(package).joinpath(resource).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema
+
+
+@cache
+def load_schema() -> dict[str, Any]:
+    """The entry JSON Schema shipped with the package."""
+    return packaged_schema(__package__ or "iqa_bench.leaderboard", SCHEMA_RESOURCE)
 
 
 def _path(parts: Iterable[Any]) -> str:

@@ -30,7 +30,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,6 +37,7 @@ import jsonschema
 
 from .. import __version__
 from ..config import CONFIG_KEYS, DATASET_KINDS, BenchConfig
+from ..leaderboard.entries import packaged_schema
 from ..schema import CERTIFICATE_COLUMNS, CERTIFICATE_KEY, RESULT_COLUMNS, RESULT_KEY
 from . import provenance
 from .limits import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SAMPLE, MAX_BYTES, MAX_DEPTH
@@ -96,10 +96,7 @@ class SubmissionRejected(SubmissionError):
 # ---------------------------------------------------------------------------------------------- reading
 @cache
 def load_schema() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return schema
+    return packaged_schema(__package__ or "iqa_bench.submission", SCHEMA_RESOURCE)
 
 
 def _constant(name: str) -> Any:
