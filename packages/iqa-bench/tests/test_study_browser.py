@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,6 @@ from iqa_bench.study.server import StudyServer
 
 PREFERENCE = ("toy-quantize", "none", "toy-blur[k3]", "toy-blur[k5]")
 """The scripted participant's taste, best first: the scores must come out in this order."""
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("IQA_TEST_SCREENSHOTS")
-    out = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots of the study: {out}")
-    return out
 
 
 @pytest.fixture(scope="module")
