@@ -335,3 +335,45 @@ def test_measuring_at_one_size_scales_to_the_datasets_and_names_the_assumption(t
     assert [(p["height"], p["width"]) for p in profile["metrics"]["demo-cnniqa"]["points"]] == [(32, 48)]
     assert any("measured at 32x48 only" in a for a in out["cost"]["assumptions"])
     assert out["cost"]["total_device_hours"] > 0
+
+
+def test_learned_measures_are_priced_per_attacked_row(tmp_path, monkeypatch):
+    """``measures: [lpips]`` adds LPIPS's forward to every attacked row (undefended and per defence
+    preset for non-adaptive units, one row per adaptive image); clean rows have no x' to measure."""
+    monkeypatch.chdir(tmp_path)
+    small = {**SMALL, "certifiers": []}
+    config, planned, units = plan_without_data(parse_config(small))
+    profile = hand_profile()
+    plain = estimate_cost(config, planned, units, profile)
+    config, planned, units = plan_without_data(parse_config({**small, "measures": ["lpips"]}))
+    with pytest.raises(P.ProfileError, match=r"measures/lpips.*--measure"):
+        estimate_cost(config, planned, units, profile)
+    profile["measures"]["lpips"] = {"points": [_point(forward=0.25)], "build": 2.0}
+    priced = estimate_cost(config, planned, units, profile)
+    assert priced.parts["mode"]["non-adaptive"] - plain.parts["mode"]["non-adaptive"] == pytest.approx(10 * 2 * 0.25)
+    assert priced.parts["mode"]["adaptive"] - plain.parts["mode"]["adaptive"] == pytest.approx(10 * 0.25)
+    assert priced.parts["mode"]["clean"] == pytest.approx(plain.parts["mode"]["clean"])
+    assert priced.total_seconds - plain.total_seconds == pytest.approx(10 * 3 * 0.25 + 2.0)  # + building it once
+
+
+def test_measuring_lpips_fills_its_profile_entry_offline(tmp_path, monkeypatch):
+    from iqa_bench.cost.measure import measure
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("IQA_OFFLINE", "1")
+    config = expand_presets(
+        parse_config(
+            {
+                "name": "tiny",
+                "datasets": ["demo"],
+                "metrics": ["demo-cnniqa"],
+                "attacks": [{"name": "fgsm", "presets": ["weak"]}],
+                "defences": [{"name": "flip"}],
+                "measures": ["lpips"],
+                "batch_size": 2,
+            }
+        )
+    )
+    profile = measure(config, [(32, 48)])
+    assert P.missing(profile, config, [(32, 48)]) == []
+    assert profile["measures"]["lpips"]["points"][0]["forward"] > 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from iqa_core import registry
 from iqa_core.protocols import FullReferenceMetric
 from iqa_core.weights import WeightsNotFoundError
 from iqa_metrics.fr import DISTS, LPIPS, MSE, MSSSIM, PSNR, SSIM, Linf
+from iqa_metrics.offline import measure_stand_in_options, place_torchvision_backbone
 
 
 def pair() -> tuple[torch.Tensor, torch.Tensor]:
@@ -222,32 +222,13 @@ def test_ms_ssim_is_registered_and_refuses_small_images() -> None:
 @pytest.fixture(scope="module")
 def random_backbones(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A TORCH_HOME whose hub cache holds random-weight AlexNet and VGG16 checkpoints under the file
-    names torchvision's ``IMAGENET1K_V1`` weights download to. torch.hub does not re-check the hash
-    of a file already in ``hub/checkpoints``, so pyiqa builds LPIPS and DISTS from them offline.
-
-    The convolutional layers (the only ones LPIPS and DISTS use) get random Kaiming-scaled weights;
-    the classifier gets zero tensors expanded from one element, so the VGG16 file stays small
-    (59 MB instead of 528 MB) and still loads strictly into the full model.
-    """
-    from torchvision.models import AlexNet_Weights, VGG16_Weights, alexnet, vgg16
-
+    names torchvision's ``IMAGENET1K_V1`` weights download to (:mod:`iqa_metrics.offline`). torch.hub
+    does not re-check the hash of a file already in ``hub/checkpoints``, so pyiqa builds LPIPS and
+    DISTS from them offline."""
     home = tmp_path_factory.mktemp("torch_home")
-    checkpoints = home / "hub" / "checkpoints"
-    checkpoints.mkdir(parents=True)
-    g = torch.Generator().manual_seed(0)
-    for weights, build in ((AlexNet_Weights.IMAGENET1K_V1, alexnet), (VGG16_Weights.IMAGENET1K_V1, vgg16)):
-        with torch.device("meta"):
-            shapes = {key: value.shape for key, value in build().state_dict().items()}
-        state = {}
-        for key, shape in shapes.items():
-            if not key.startswith("features."):
-                state[key] = torch.zeros(()).expand(shape)
-            elif key.endswith(".weight"):
-                fan_in = shape[1] * shape[2] * shape[3]
-                state[key] = torch.randn(shape, generator=g) * (2 / fan_in) ** 0.5
-            else:
-                state[key] = 0.01 * torch.randn(shape, generator=g)
-        torch.save(state, checkpoints / os.path.basename(weights.url))
+    for architecture in ("alexnet", "vgg16"):
+        path = place_torchvision_backbone(home, architecture)
+        assert path.parent == home / "hub" / "checkpoints"
     return home
 
 
@@ -277,3 +258,26 @@ def test_lpips_dists_build_offline_and_backpropagate(
     assert torch.allclose(single, out, atol=1e-5)
     out.sum().backward()
     assert dist.grad is not None and torch.isfinite(dist.grad).all() and float(dist.grad.abs().sum()) > 0
+
+
+def test_measure_stand_ins_place_the_backbone_each_net_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    options = measure_stand_in_options("lpips", tmp_path)
+    assert options == {"pretrained_model_path": str(tmp_path / "lpips-alex-random.pth")}
+    assert (tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth").is_file()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    measure = LPIPS(**options)  # the heads load from the local file in the official key layout
+    heads = torch.load(options["pretrained_model_path"], weights_only=True)
+    for k in range(5):
+        assert torch.equal(measure.inner.net.lins[k].model[1].weight, heads[f"lin{k}.model.1.weight"])
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(2, 3, 64, 64, generator=g)
+    noise = torch.randn(ref.shape, generator=g).sign()
+    small, large = ((ref + eps * noise).clamp(0, 1) for eps in (0.01, 0.1))
+    assert (measure(ref, small) > 0).all() and (measure(ref, large) > measure(ref, small)).all()
+    assert measure_stand_in_options("dists", tmp_path / "d")["pretrained"] is False
+    assert (tmp_path / "d" / "torch" / "hub" / "checkpoints" / "vgg16-397923af.pth").stat().st_size < 80e6
+    with pytest.raises(ValueError, match="net='alex' or net='vgg'"):
+        measure_stand_in_options("lpips", tmp_path, net="squeeze")
+    with pytest.raises(KeyError, match="known: dists, lpips"):
+        measure_stand_in_options("ssim", tmp_path)

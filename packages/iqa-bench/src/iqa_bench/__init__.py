@@ -4,4 +4,4 @@ It composes metrics, attacks, defences and certifiers found through the ``iqa_co
 it imports none of the other packages.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"

@@ -95,6 +95,8 @@ SCORES: dict[str, ScoreInfo] = {
     "ssim": ScoreInfo("SSIM", True, "SSIM of P(x') against x"),
     "mse": ScoreInfo("MSE", False, "MSE of P(x') against x"),
     "linf": ScoreInfo("Linf", False, "L-infinity distance of P(x') to x"),
+    "lpips": ScoreInfo("LPIPS", False, "LPIPS of P(x') against x (only with `measures: [lpips]` in the config)"),
+    "dists": ScoreInfo("DISTS", False, "DISTS of P(x') against x (only with `measures: [dists]` in the config)"),
     "gain": ScoreInfo(
         "Gain", False, "mean |f(x) - f(P(x'))| / |f(x)| (purification paper, eq. 5; images with f(x) = 0 left out)"
     ),
@@ -285,6 +287,8 @@ class ImageScores:
     seconds_attack: float
     seconds_defence: float
     seconds_metric: float
+    lpips: float = math.nan
+    dists: float = math.nan
 
 
 def resolve(row: Row) -> ImageScores | None:
@@ -321,6 +325,8 @@ def resolve(row: Row) -> ImageScores | None:
         seconds_attack=_float(row.get("seconds_attack")),
         seconds_defence=_float(row.get("seconds_defence")),
         seconds_metric=_float(row.get("seconds_metric")),
+        lpips=_float(row.get("lpips")),
+        dists=_float(row.get("dists")),
     )
 
 
@@ -378,7 +384,17 @@ def score_images(images: Sequence[ImageScores], diam: float, *, higher_is_better
     result["r_defended"] = scores.r_score_defended(purified_clean, purified_attacked, beta=beta, diam=diam)
     result.update(_correlations(mos, purified_clean, "clean", higher_is_better))
     result.update(_correlations(mos, purified_attacked, "adv", higher_is_better))
-    for name in ("psnr", "ssim", "mse", "linf", "seconds_attack", "seconds_defence", "seconds_metric"):
+    for name in (
+        "psnr",
+        "ssim",
+        "mse",
+        "linf",
+        "lpips",
+        "dists",
+        "seconds_attack",
+        "seconds_defence",
+        "seconds_metric",
+    ):
         result[name] = _finite_mean(getattr(i, name) for i in images)
     gain = scores.gain_details(clean, purified_attacked)
     result["gain"] = gain.value

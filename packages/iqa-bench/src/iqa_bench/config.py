@@ -39,6 +39,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "cache",
     "precision",
     "sufficient",
+    "measures",
 )
 """The top-level keys of a config file."""
 
@@ -100,6 +101,7 @@ class BenchConfig:
     bounds: str = "catalogue"  # "catalogue" (the metric's own bounds) or "measured" (iqa-bench bounds cache)
     precision: dict[str, Any] | None = None  # every metric's precision; a metric's own `precision` overrides keys
     sufficient: SufficientConfig | None = None  # add chunks to a cell only until its D interval is narrow enough
+    measures: tuple[ComponentConfig, ...] = ()  # learned perceptual measures of P(x') against x (lpips, dists)
 
     def metric_precision(self, spec: ComponentConfig) -> dict[str, Any]:
         """The precision a metric runs at: the config's ``precision`` updated by the metric's own
@@ -123,8 +125,8 @@ class BenchConfig:
     def fingerprint(self) -> str:
         """Stable hash of the configuration (recorded with the run)."""
         record = asdict(self)
-        for key in ("precision", "sufficient"):  # optional switches added later: unset ones keep old fingerprints
-            if record[key] is None:
+        for key in ("precision", "sufficient", "measures"):  # optional switches added later: unset ones keep
+            if not record[key]:  # old fingerprints
                 del record[key]
         return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -151,6 +153,7 @@ def config_from_record(record: dict[str, Any], store: str | Path) -> BenchConfig
             "datasets": tuple(DatasetConfig(**d) for d in record["datasets"]),
             **{kind: tuple(component(c) for c in record[kind]) for kind in ("metrics", "attacks", "defences")},
             "certifiers": tuple(component(c) for c in record.get("certifiers", ())),
+            "measures": tuple(component(c) for c in record.get("measures", ())),
             "modes": tuple(record["modes"]),
             "store": str(store),
             "cache": record.get("cache_resolved") if record.get("cache") else None,
@@ -222,6 +225,38 @@ def _precision(value: Any, where: str) -> dict[str, Any] | None:
     except PrecisionError as error:
         raise ConfigError(str(error)) from None
     return dict(value)
+
+
+def _measures(value: Any) -> tuple[ComponentConfig, ...]:
+    """The learned perceptual measures to add to every attacked row: names or ``{name, params}``."""
+    from .schema import PERCEPTUAL_MEASURES
+
+    if value is None:
+        return ()
+    where = "measures"
+    _expect(
+        isinstance(value, list),
+        where,
+        f"expected a list such as [lpips] or [{{name: lpips, params: {{net: vgg}}}}], got {value!r}",
+    )
+    out = []
+    for i, entry in enumerate(value):
+        at = f"{where}[{i}]"
+        if isinstance(entry, dict):
+            unknown = set(entry) - {"name", "params"}
+            _expect(not unknown, at, f"unknown keys {sorted(unknown)}; allowed: name, params")
+        spec = _component(entry, at)
+        _expect(
+            spec.name in PERCEPTUAL_MEASURES,
+            f"{at}.name",
+            f"{spec.name!r} has no result column; choose from {', '.join(PERCEPTUAL_MEASURES)} "
+            "(PSNR, SSIM, MSE and L-inf are always measured)",
+        )
+        out.append(spec)
+    names = [m.name for m in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    _expect(not repeated, where, f"measures listed more than once: {repeated}")
+    return tuple(out)
 
 
 def _sufficient(value: Any) -> SufficientConfig | None:
@@ -333,6 +368,7 @@ def parse_config(raw: Any, *, base_dir: Path | None = None) -> BenchConfig:
         bounds=bounds,
         precision=_precision(raw.get("precision"), "precision"),
         sufficient=_sufficient(raw.get("sufficient")),
+        measures=_measures(raw.get("measures")),
     )
     return config
 

@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -76,6 +76,24 @@ def budget_measures(reference: Tensor, distorted: Tensor) -> dict[str, list[floa
             "mse": measures.mse(ref, dist).tolist(),
             "linf": measures.linf(ref, dist).tolist(),
         }
+
+
+def perceptual_measures(
+    measures: Mapping[str, Any], reference: Tensor, distorted: Tensor, *, batch_size: int, device: torch.device
+) -> dict[str, list[float | None]]:
+    """Every learned measure (LPIPS, DISTS; ``{name: module}``) of every pair, ``batch_size`` pairs
+    per call on ``device``; non-finite values as ``None``."""
+    out: dict[str, list[float | None]] = {}
+    with torch.no_grad():
+        for name, measure in measures.items():
+            values = [
+                measure(
+                    reference[i : i + batch_size].to(device).float(), distorted[i : i + batch_size].to(device).float()
+                )
+                for i in range(0, len(reference), batch_size)
+            ]
+            out[name] = finite(torch.cat([v.reshape(-1) for v in values])) if values else []
+    return out
 
 
 def certificate_fields(cert: Any) -> dict[str, Any]:
@@ -254,6 +272,7 @@ class Evaluator:
         seed = unit.seed(runner.config.seed)
         clean, t_clean = self.clean(unit, images, cache)
         clean_values = finite(clean)
+        perceptual = runner.measures() if unit.kind in ("non-adaptive", "adaptive") else {}
         n = len(items)
         out: list[dict[str, Any]] = []
 
@@ -277,6 +296,12 @@ class Evaluator:
                 columns["score_purified_attacked"] = finite(pa)
             if purified_adv is not None:
                 columns.update(budget_measures(images, purified_adv))
+                if perceptual:
+                    columns.update(
+                        perceptual_measures(
+                            perceptual, images, purified_adv, batch_size=runner.config.batch_size, device=runner.device
+                        )
+                    )
             timing = {
                 "seconds_attack": secs.get("attack", 0.0) / n,
                 "seconds_defence": secs.get("defence", 0.0) / n,

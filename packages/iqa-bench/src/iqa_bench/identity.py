@@ -80,6 +80,8 @@ class UnitIdentity:
             spec = self._spec(self.config.attacks, unit.component)
             parts["attack"] = self.component("attack", spec, self._preset(unit.preset))
             parts["attack_images"] = spec.images
+            if self.config.measures:  # the rows then carry LPIPS / DISTS: a run without them does not count
+                parts["measures"] = [self.component("measure", m, None) for m in self.config.measures]
         if unit.kind == "adaptive":
             spec = self._spec(self.config.defences, unit.defence)
             parts["defence"] = self.component("defence", spec, self._preset(unit.defence_preset))
@@ -96,6 +98,7 @@ class UnitIdentity:
         """Key of a cached adversarial batch: attack, its target (metric, defence, EOT), seed, inputs."""
         parts = self.parts(unit)
         parts.pop("defences", None)  # non-adaptive attacks do not see the defences
+        parts.pop("measures", None)  # nor the measures of their rows
         parts["unit"] = [unit.kind, unit.metric, unit.component, unit.preset, unit.defence, unit.defence_preset]
         return hashlib.sha256(
             json.dumps(

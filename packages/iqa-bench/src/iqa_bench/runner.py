@@ -162,6 +162,7 @@ class Runner:
                 report = cached_bounds(metric_spec.name)
                 lower, upper = float(report["lower"]), float(report["upper"])
             self.store.set_bounds(metric_spec.name, lower, upper, metric.higher_is_better)
+        self.measures()
         self.fingerprints = {u.id: self.identity.fingerprint(u, self.unit_items(u)) for u in units}
         done = self.store.finished_units()
         todo = [u for u in units if done.get(u.id) != self.fingerprints[u.id]]
@@ -238,6 +239,13 @@ class Runner:
                 metric = with_precision(metric, precision)
             self._components[key] = metric
         return self._components[key]
+
+    def measures(self) -> dict[str, Any]:
+        """The config's learned perceptual measures (``measures:``), built once on the run's device.
+
+        Built when a run starts, so missing weights stop it before any work instead of failing every
+        attacked row."""
+        return {spec.name: self._component("measure", spec, None) for spec in self.config.measures}
 
     def _run_unit(self, unit: Unit, data: ChunkData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         return self.evaluator.run_unit(unit, data)

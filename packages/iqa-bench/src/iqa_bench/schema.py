@@ -10,6 +10,8 @@ mode) combination. ``attack = "none"`` rows hold the clean evaluation of a defen
 * ``score_purified_clean``   f(P(x))
 * ``score_purified_attacked`` f(P(x'))
 * ``psnr``, ``ssim``, ``mse``, ``linf``: P(x') against x.
+* ``lpips``, ``dists``: P(x') against x, only when the config lists them under ``measures``
+  (learned perceptual measures with downloaded weights; NULL otherwise).
 
 ``status`` is ``"done"`` or ``"failed"`` (then ``error`` holds the message and scores may be NULL).
 """
@@ -44,9 +46,17 @@ RESULT_VALUES: tuple[tuple[str, str], ...] = (
     ("status", "TEXT"),
     ("error", "TEXT"),
     ("queries", "REAL"),
+    ("lpips", "REAL"),
+    ("dists", "REAL"),
 )
 """Value columns of a result row, with their SQLite types (``queries``: the metric queries a black-box
-attack spent on the image; NULL for white-box attacks and unattacked rows)."""
+attack spent on the image; NULL for white-box attacks and unattacked rows; ``lpips`` / ``dists``:
+NULL unless the config's ``measures`` asks for them)."""
+
+PERCEPTUAL_MEASURES: tuple[str, ...] = ("lpips", "dists")
+"""Learned full-reference measures a config may add to every attacked row (``measures:``): each has
+its result column. They need pretrained weights, so they are opt-in (PSNR, SSIM, MSE and L-inf are
+always measured)."""
 
 RESULT_COLUMNS: tuple[str, ...] = RESULT_KEY + tuple(name for name, _ in RESULT_VALUES)
 

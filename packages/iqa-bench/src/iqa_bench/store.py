@@ -19,7 +19,7 @@ from typing import Any
 
 from .schema import CERTIFICATE_COLUMNS, CERTIFICATE_KEY, CERTIFICATE_VALUES, RESULT_COLUMNS, RESULT_KEY, RESULT_VALUES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4  # 3: results.queries; 4: results.lpips and results.dists (older stores gain them when opened)
 UNIT_COLUMN = "unit"  # which unit wrote a row (schema 2; NULL for rows of schema-1 stores)
 
 #: Table ``transfer`` (:mod:`iqa_bench.transfer`): one row per (adversarial images crafted against
@@ -116,11 +116,14 @@ class ResultStore:
         self._db.execute(_create_sql("transfer", TRANSFER_KEY, TRANSFER_VALUES))
         # schema 1 -> 2: rows remember their unit, units their fingerprint (old units then count as changed)
         # schema 2 -> 3: results count a black-box attack's queries per image
+        # schema 3 -> 4: optional learned perceptual measures of P(x') against x (config `measures`)
         added = (
             ("results", UNIT_COLUMN, "TEXT"),
             ("certificates", UNIT_COLUMN, "TEXT"),
             ("units", "fingerprint", "TEXT"),
             ("results", "queries", "REAL"),
+            ("results", "lpips", "REAL"),
+            ("results", "dists", "REAL"),
         )
         for table, column, kind in added:
             present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}

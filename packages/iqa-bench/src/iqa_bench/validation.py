@@ -15,7 +15,13 @@ from iqa_core.validation import parameter_problems
 
 from .config import ALL_PRESETS, BenchConfig, ComponentConfig, ConfigError
 
-_SECTIONS = (("metrics", "metric"), ("attacks", "attack"), ("defences", "defence"), ("certifiers", "certifier"))
+_SECTIONS = (
+    ("metrics", "metric"),
+    ("attacks", "attack"),
+    ("defences", "defence"),
+    ("certifiers", "certifier"),
+    ("measures", "measure"),
+)
 
 
 def _check_component(kind: str, spec: ComponentConfig, where: str) -> list[str]:

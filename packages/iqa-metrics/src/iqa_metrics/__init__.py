@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.4.1"
+__version__ = "0.4.2"
 
 _LAZY: dict[str, str] = {
     "LinearityIQA": "linearity",

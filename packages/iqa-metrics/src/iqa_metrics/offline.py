@@ -9,7 +9,11 @@ than accuracy) these helpers put random weights, in the official file formats, w
 * MANIQA: a Hugging Face cache snapshot of timm's ``vit_base_patch8_224`` default tag
   (``model.safetensors``), read under ``HF_HUB_OFFLINE=1``;
 * CLIP-IQA+: OpenAI CLIP RN50 as a TorchScript archive, passed as ``backbone=PATH`` (pyiqa checks the
-  sha256 of its own ``RN50`` cache entry, so a random file cannot stand in there).
+  sha256 of its own ``RN50`` cache entry, so a random file cannot stand in there);
+* the LPIPS and DISTS measures: torchvision's AlexNet / VGG16 ImageNet files in torch.hub's cache;
+  LPIPS's calibrated linear heads as a local checkpoint in the official key layout
+  (``lin{k}.model.1.weight``, non-negative like the trained ones, so distances stay >= 0), passed as
+  ``pretrained_model_path``; DISTS with ``pretrained=False``.
 
 Scores computed with stand-ins are meaningless; shapes, gradients and speed are those of the real
 networks. Never use these for evaluation. Needs the `pyiqa` extra (timm, safetensors, openai-clip).
@@ -27,12 +31,16 @@ from typing import Any
 import torch
 
 __all__ = [
+    "MEASURE_STAND_IN_OPTIONS",
     "STAND_IN_OPTIONS",
+    "measure_stand_in_options",
     "offline_backbones",
     "place_timm_hf_weights",
+    "place_torchvision_backbone",
     "place_torchvision_resnet18",
     "stand_in_options",
     "write_clip_rn50_archive",
+    "write_lpips_heads",
 ]
 
 #: Any 40-hex revision names the fake Hugging Face snapshot.
@@ -51,15 +59,40 @@ STAND_IN_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Registry options that build each full-reference measure without its calibrated head's download
+#: (the ImageNet backbone comes from :func:`measure_stand_in_options`).
+MEASURE_STAND_IN_OPTIONS: dict[str, dict[str, Any]] = {
+    "lpips": {},  # + pretrained_model_path: the heads written by write_lpips_heads
+    "dists": {"pretrained": False},
+}
+
+#: Feature channels of the five layers LPIPS compares, per backbone (the heads' input widths).
+LPIPS_CHANNELS: dict[str, tuple[int, ...]] = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
+
+
+def place_torchvision_backbone(torch_home: str | Path, architecture: str) -> Path:
+    """torchvision's ImageNet file of ``architecture`` (``resnet18``, ``alexnet``, ``vgg16``) in torch.hub's
+    checkpoint cache, with random weights (torchvision's own initialisation, seeded).
+
+    A ``classifier.*`` tensor (AlexNet, VGG: unused by LPIPS and DISTS) is stored as zeros expanded from
+    one element, so the VGG16 file is 59 MB instead of 528 MB and still loads strictly into the model.
+    """
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(architecture).IMAGENET1K_V1
+    target = Path(torch_home) / "hub" / "checkpoints" / Path(weights.url).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        state = torchvision.models.get_model(architecture).state_dict()
+    state = {k: torch.zeros(()).expand(v.shape) if k.startswith("classifier.") else v for k, v in state.items()}
+    torch.save(state, target)
+    return target
+
+
 def place_torchvision_resnet18(torch_home: str | Path) -> Path:
     """torchvision's ImageNet ResNet-18 file name in torch.hub's checkpoint cache, random weights."""
-    import torchvision
-    from torchvision.models import ResNet18_Weights
-
-    target = Path(torch_home) / "hub" / "checkpoints" / Path(ResNet18_Weights.IMAGENET1K_V1.url).name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision.models.resnet18().state_dict(), target)
-    return target
+    return place_torchvision_backbone(torch_home, "resnet18")
 
 
 def place_timm_hf_weights(hf_cache: str | Path, architecture: str) -> Path:
@@ -131,6 +164,41 @@ def stand_in_options(name: str, root: str | Path) -> dict[str, Any]:
     elif name == "clipiqa+":
         options["backbone"] = str(write_clip_rn50_archive(root / "RN50-random.pt"))
     return options
+
+
+def write_lpips_heads(path: str | Path, net: str = "alex", *, seed: int = 0) -> Path:
+    """LPIPS's five linear heads (1x1 convolutions, no bias) with random non-negative weights, in the
+    key layout of the official ``LPIPS_v0.1_<net>`` files, which pyiqa loads from
+    ``pretrained_model_path``."""
+    if net not in LPIPS_CHANNELS:
+        raise ValueError(f"no offline stand-in for lpips with net={net!r}; use net='alex' or net='vgg'")
+    g = torch.Generator().manual_seed(seed)
+    state = {
+        f"lin{k}.model.1.weight": torch.rand(1, width, 1, 1, generator=g) for k, width in enumerate(LPIPS_CHANNELS[net])
+    }
+    torch.save(state, path)
+    return Path(path)
+
+
+def measure_stand_in_options(name: str, root: str | Path, **options: Any) -> dict[str, Any]:
+    """Place the backbone (and, for LPIPS, the heads) the measure ``name`` (``lpips`` with
+    ``net="alex"|"vgg"``, ``dists``) needs under ``root``; return the registry options.
+
+    ``root`` must be the directory :func:`offline_backbones` points the caches at.
+    """
+    if name not in MEASURE_STAND_IN_OPTIONS:
+        raise KeyError(
+            f"no offline stand-in for measure {name!r}; known: {', '.join(sorted(MEASURE_STAND_IN_OPTIONS))}"
+        )
+    net = options.get("net", "alex") if name == "lpips" else "vgg"
+    architecture = {"alex": "alexnet", "vgg": "vgg16"}.get(net)
+    if architecture is None:
+        raise ValueError(f"no offline stand-in for {name} with net={net!r}; use net='alex' or net='vgg'")
+    place_torchvision_backbone(Path(root) / "torch", architecture)
+    extra = dict(MEASURE_STAND_IN_OPTIONS[name])
+    if name == "lpips":
+        extra["pretrained_model_path"] = str(write_lpips_heads(Path(root) / f"lpips-{net}-random.pth", net))
+    return {**options, **extra}
 
 
 @contextmanager

@@ -427,6 +427,36 @@ class Profiler:
             "wall": wall,
         }
 
+    # ------------------------------------------------------------------ learned perceptual measures
+    def measure_measure(self, name: str, params: dict[str, Any], sizes: list[tuple[int, int]]) -> dict[str, Any]:
+        """Forward seconds per image pair of a learned measure (LPIPS, DISTS) at each size; built from
+        random-weight backbones when its weights are not on this machine (same architecture, same cost)."""
+        from iqa_metrics.offline import measure_stand_in_options
+
+        t0 = _now()
+        with self._offline():
+            try:
+                measure = create("measure", name, **params)
+            except Exception:  # noqa: BLE001 - weights absent here: time the same network with random weights
+                measure = create("measure", name, **measure_stand_in_options(name, self.root, **params))
+        if isinstance(measure, nn.Module):
+            measure.to(self.device).eval()
+        build = _now() - t0
+        points = []
+        for h, w in sorted(sizes, key=lambda s: -s[0] * s[1]):
+            batch = _batch((h, w), self.batch_size)
+            reference = torch.rand(batch, 3, h, w, device=self.device)
+            distorted = (reference + 0.03 * torch.randn_like(reference)).clamp(0, 1)
+
+            def forward(reference: Tensor = reference, distorted: Tensor = distorted) -> None:
+                with torch.no_grad():
+                    measure(reference, distorted)
+
+            f = timed(forward, sync=self.sync) / batch
+            points.append({"height": h, "width": w, "batch": batch, "forward": f})
+            self.say(f"  measure {name} @ {h}x{w}: {f * 1e3:.1f} ms per image pair")
+        return {"points": points, "build": build}
+
     # ------------------------------------------------------------------ runner
     def measure_runner(self, size: tuple[int, int]) -> dict[str, float]:
         """Per-row store writes, per-unit transactions, per-row PSNR/SSIM/MSE/Linf, decoding a PNG."""
@@ -570,6 +600,16 @@ def measure(
                         entry["points"].extend(new["points"])
                     else:
                         profile["metrics"][key] = new
+            for spec in getattr(config, "measures", ()):
+                entry = profile["measures"].get(spec.name)
+                have = {(p["height"], p["width"]) for p in entry["points"]} if entry else set()
+                todo = [s for s in sizes if s not in have]
+                if todo:
+                    new = profiler.measure_measure(spec.name, spec.params, todo)
+                    if entry:
+                        entry["points"].extend(new["points"])
+                    else:
+                        profile["measures"][spec.name] = new
             for section, specs, fn in (
                 ("defences", config.defences, lambda s, p: profiler.measure_defence(s.name, p, s.params, largest)),
                 ("attacks", config.attacks, lambda s, p: profiler.measure_attack(s.name, p, s.params)),

@@ -13,7 +13,8 @@ Per image of a unit, at the dataset's image size (``m`` = the metric, ``d`` = a 
   EOT draws of a randomized defence, else 1) + ``m.f + d.f + m.f``;
 * attack against a target ``t``: ``grad_evals * t.b + evals * t.f + overhead(pixels)``;
 * ``certify``: ``evals * m.f + overhead(pixels)``;
-* every result row: ``row`` seconds (+ ``measures_per_mpix`` for rows with PSNR/SSIM/MSE/Linf);
+* every result row: ``row`` seconds (+ ``measures_per_mpix`` for rows with PSNR/SSIM/MSE/Linf, + the
+  forward of every learned measure of the config's ``measures`` for attacked rows);
   every unit: ``unit`` seconds (its transaction);
 * once: building every component (``build``), fitting trainable attacks once per (metric, attack,
   preset) on ``images`` (default 50) images, and preparing the datasets (building the in-memory
@@ -116,10 +117,11 @@ def estimate_cost(
     dpresets = [(d.name, p) for d in config.defences for p in d.presets]
     n_dp = len(dpresets)
     rows = 0
+    measure_names = [m.name for m in getattr(config, "measures", ())]
 
     for section in P.SECTIONS:
         for name, entry in profile.get(section, {}).items():
-            for sub in entry.values() if section != "metrics" else [entry]:
+            for sub in entry.values() if section not in P.SIZED else [entry]:
                 if isinstance(sub, dict) and sub.get("proxy"):
                     est.proxies[f"{section}/{name}"] = str(sub["proxy"])
 
@@ -129,6 +131,7 @@ def estimate_cost(
         mpix = pixels / 1e6
         base = {"mode": kind, "dataset": ds_name, "metric": metric}
         m = P.metric_cost(profile, P.metric_key(config, metric), size)
+        learned = sum(P.measure_seconds(profile, name, size) for name in measure_names)  # per attacked row
         n = sum(
             unit_images(config, Unit(kind, ds_name, metric, c, component, preset, defence, dpreset), len(ds.items))
             for c in chunk_ids
@@ -155,7 +158,7 @@ def estimate_cost(
             for d_name, d_preset in dpresets:
                 d = P.defence_cost(profile, d_name, d_preset, size)
                 est.add(n * (d.forward + m.forward), **tags, defence=d_name)
-            est.add(n * (1 + n_dp) * (runner["row"] + runner["measures_per_mpix"] * mpix), **tags)
+            est.add(n * (1 + n_dp) * (runner["row"] + runner["measures_per_mpix"] * mpix + learned), **tags)
             rows += n * (1 + n_dp)
         elif kind == "adaptive":
             entry = profile["attacks"][component][preset]
@@ -164,7 +167,7 @@ def estimate_cost(
             e = config.eot_samples if P.defence_randomized(profile, defence, d_preset_arg) else 1
             target = P.TargetCost(e * (d.forward + m.forward), e * (d.backward + m.backward))
             seconds = P.attack_seconds(entry, target, pixels) + 2 * m.forward + d.forward
-            seconds += runner["row"] + runner["measures_per_mpix"] * mpix
+            seconds += runner["row"] + runner["measures_per_mpix"] * mpix + learned
             est.add(n * seconds, **base, attack=component, defence=defence)
             rows += n
         else:  # certify
@@ -199,6 +202,8 @@ def _once(
         est.add(
             float(profile["metrics"][P.metric_key(config, m.name)].get("build", 0.0)), mode="prepare", metric=m.name
         )
+    for spec in getattr(config, "measures", ()):
+        est.add(float(profile["measures"][spec.name].get("build", 0.0)), mode="prepare")
     for section, specs, dim in (
         ("defences", config.defences, "defence"),
         ("attacks", config.attacks, "attack"),

@@ -36,7 +36,9 @@ from typing import Any
 from ..schema import NONE
 
 VERSION = 1
-SECTIONS = ("metrics", "defences", "attacks", "certifiers")
+SECTIONS = ("metrics", "defences", "attacks", "certifiers", "measures")
+SIZED = ("metrics", "measures")
+"""Sections whose entries hold timings per image size (``points``) instead of per preset."""
 
 
 class ProfileError(ValueError):
@@ -82,6 +84,7 @@ def empty_profile(device: dict[str, Any]) -> dict[str, Any]:
         "defences": {},
         "attacks": {},
         "certifiers": {},
+        "measures": {},
         "runner": {},
     }
 
@@ -153,6 +156,11 @@ def attack_seconds(entry: dict[str, Any], target: TargetCost, pixels: float) -> 
     )
 
 
+def measure_seconds(profile: dict[str, Any], name: str, size: tuple[int, int]) -> float:
+    """Forward seconds per image pair of a learned perceptual measure (config ``measures``)."""
+    return at_size(profile["measures"][name]["points"], size, "forward")
+
+
 def certify_seconds(entry: dict[str, Any], metric: TargetCost, pixels: float) -> float:
     return entry["evals"] * metric.forward + entry["overhead_fixed"] + entry["overhead_per_mpix"] * pixels / 1e6
 
@@ -178,6 +186,7 @@ def needed(config: Any) -> dict[str, list[tuple[str, str]]]:
         "defences": [(d.name, preset_key(p)) for d in config.defences for p in d.presets],
         "attacks": [(a.name, preset_key(p)) for a in config.attacks for p in a.presets],
         "certifiers": [(c.name, preset_key(p)) for c in config.certifiers for p in c.presets],
+        "measures": [(m.name, NONE) for m in getattr(config, "measures", ())],
     }
 
 
@@ -187,11 +196,11 @@ def missing(profile: dict[str, Any], config: Any, sizes: list[tuple[int, int]] |
     for section, wanted in needed(config).items():
         for name, preset in wanted:
             entry = profile.get(section, {}).get(name)
-            if entry is None or (section != "metrics" and preset not in entry):
-                out.append(f"{section}/{name}" + ("" if section == "metrics" else f"[{preset}]"))
-            elif section == "metrics" and sizes:
+            if entry is None or (section not in SIZED and preset not in entry):
+                out.append(f"{section}/{name}" + ("" if section in SIZED else f"[{preset}]"))
+            elif section in SIZED and sizes:
                 have = {(p["height"], p["width"]) for p in entry["points"]}
-                out.extend(f"metrics/{name}@{h}x{w}" for h, w in sizes if (h, w) not in have)
+                out.extend(f"{section}/{name}@{h}x{w}" for h, w in sizes if (h, w) not in have)
     if not profile.get("runner"):
         out.append("runner")
     return out
@@ -209,6 +218,7 @@ __all__ = [
     "device_name",
     "empty_profile",
     "load_profile",
+    "measure_seconds",
     "metric_cost",
     "metric_key",
     "missing",

@@ -11,10 +11,11 @@
 * **attacks** (strength at matched perceptual budgets): every attack configuration (attack @
   preset) against the undefended metrics on the same ``(dataset, metric)`` cells, compared only
   with configurations of a similar budget: bins of the mean PSNR (and, separately, SSIM) of x'
-  against x at the catalogue's target budgets (PSNR 35 / 30 / 25 dB, SSIM 0.9 / 0.8 / 0.75);
-  composite of Gain, D and the SROCC drop, each *higher* = stronger attack; Bradley-Terry from
-  Wilcoxon tests on per-image D (the larger D wins). The store records no query counts, so
-  black-box queries are not shown.
+  against x at the catalogue's target budgets (PSNR 35 / 30 / 25 dB, SSIM 0.9 / 0.8 / 0.75), and
+  of the mean LPIPS when the run measured it (config ``measures: [lpips]``; LPIPS 0.05 / 0.1 /
+  0.2); composite of Gain, D and the SROCC drop, each *higher* = stronger attack; Bradley-Terry
+  from Wilcoxon tests on per-image D (the larger D wins). Black-box attacks show their mean
+  queries per image.
 
 Ranks, intervals and strengths: :mod:`.ranking`. Only the undefended rows of the first mode
 present (non-adaptive, else adaptive) feed the metrics and attacks boards: without a defence both
@@ -72,6 +73,15 @@ ATTACK_CRITERIA: tuple[Criterion, ...] = (
     Criterion("psnr", "PSNR", True, "PSNR of x' against x (dB; the budget, not in the composite)", composite=False),
     Criterion("ssim", "SSIM", True, "SSIM of x' against x (the budget, not in the composite)", composite=False),
 )
+LPIPS_CRITERION = Criterion(
+    "lpips",
+    "LPIPS",
+    False,
+    "LPIPS of x' against x (the budget, not in the composite; measured with `measures: [lpips]`)",
+    composite=False,
+)
+"""Shown on the attacks board only when the rows carry LPIPS."""
+
 CRITERIA: dict[str, tuple[Criterion, ...]] = {
     "defences": DEFENCE_CRITERIA,
     "metrics": METRIC_CRITERIA,
@@ -82,6 +92,15 @@ PSNR_BINS: tuple[tuple[float, str], ...] = ((35.0, "PSNR ≥ 35 dB"), (30.0, "PS
 SSIM_BINS: tuple[tuple[float, str], ...] = ((0.9, "SSIM ≥ 0.9"), (0.8, "SSIM 0.8–0.9"), (0.75, "SSIM 0.75–0.8"))
 """Budget bins (lower edge, label) at the catalogue's weak / medium / strong targets; below the last
 edge: ``PSNR < 25 dB`` / ``SSIM < 0.75``."""
+LPIPS_BINS: tuple[tuple[float, str], ...] = (
+    (0.05, "LPIPS ≤ 0.05"),
+    (0.1, "LPIPS 0.05–0.1"),
+    (0.2, "LPIPS 0.1–0.2"),
+)
+"""LPIPS budget bins (upper edge, label); above the last edge: ``LPIPS > 0.2``. The catalogue sets
+no LPIPS budget: these edges are the project's choice, the range where AlexNet-LPIPS separates
+a barely visible perturbation (< 0.05) from a plainly visible one (> 0.2) in Zhang et al. 2018's
+2AFC data."""
 
 
 @dataclass
@@ -332,11 +351,13 @@ def metric_board(
     return board
 
 
-def _bin(value: float, bins: Sequence[tuple[float, str]], below: str) -> str:
+def _bin(value: float, bins: Sequence[tuple[float, str]], below: str, *, lower_edges: bool = True) -> str:
+    """The label of the bin holding ``value``: the first edge it reaches (``lower_edges``: ``value >=
+    edge``, for PSNR and SSIM; otherwise ``value <= edge``, for LPIPS), else ``below``."""
     if not math.isfinite(value):
         return below.split(" ")[0] + " unknown"
     for edge, label in bins:
-        if value >= edge:
+        if (value >= edge) if lower_edges else (value <= edge):
             return label
     return below
 
@@ -361,25 +382,32 @@ def attack_board(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> RankedBoard:
-    """Rank attack configurations against the undefended metrics within budget bins (PSNR, SSIM)."""
+    """Rank attack configurations against the undefended metrics within budget bins (PSNR, SSIM and,
+    when the rows carry it, LPIPS)."""
     kept, mode = _undefended(rows)
+    with_lpips = any(_finite(row.get("lpips")) for row in kept)
+    criteria = (*ATTACK_CRITERIA, LPIPS_CRITERION) if with_lpips else ATTACK_CRITERIA
     cell_by = ("dataset", "metric")
     method_by = ("attack", "attack_preset")
     table = collect(kept, bounds, cell_by=cell_by, method_by=method_by, directions=directions)
-    per_cell = cell_scores(table, [c.key for c in ATTACK_CRITERIA], n_resamples=n_resamples, seed=seed)
+    per_cell = cell_scores(table, [c.key for c in criteria], n_resamples=n_resamples, seed=seed)
     tests = wilcoxon_tests(kept, bounds, "d", alpha=alpha, cell_by=(*cell_by, "mode"), method_by=method_by)
     board = RankedBoard(
         "attacks",
         "Attacks: strength at matched perceptual budgets",
         "attack_config",
         "budget",
-        ATTACK_CRITERIA,
+        criteria,
         n_resamples=n_resamples,
         note=(
             f"Attack configurations (attack@preset) against the undefended metrics ({mode or 'no'} mode rows), "
             "compared "
-            "only within a budget bin of the mean PSNR (and, separately, SSIM) of x' against x, at the catalogue's "
-            "target budgets. Composite: mean rank on Gain, D and SROCC drop, each higher = stronger attack. Intervals: "
+            "only within a budget bin of the mean PSNR (and, separately, SSIM"
+            + (" and LPIPS" if with_lpips else "")
+            + ") of x' against x, at the catalogue's "
+            "target budgets"
+            + (" (LPIPS: 0.05 / 0.1 / 0.2, the project's choice)" if with_lpips else "")
+            + ". Composite: mean rank on Gain, D and SROCC drop, each higher = stronger attack. Intervals: "
             f"95% paired bootstrap over images ({n_resamples} resamples). BT: Bradley-Terry strength from "
             "Wilcoxon tests on per-image D (larger D wins). Queries: mean metric queries per image of a "
             "black-box attack (its cost; white-box attacks: none)."
@@ -387,13 +415,17 @@ def attack_board(
     )
     board.replicates = per_cell
     methods = sorted({m for cell in per_cell.values() for m in cell})
-    budget: dict[str, tuple[str, str]] = {}
+    budget: dict[str, tuple[str, ...]] = {}
     for method in methods:
         psnr = _mean_estimate(per_cell, method, "psnr")
         ssim = _mean_estimate(per_cell, method, "ssim")
         budget[method] = (_bin(psnr, PSNR_BINS, "PSNR < 25 dB"), _bin(ssim, SSIM_BINS, "SSIM < 0.75"))
+        if with_lpips:
+            lpips = _mean_estimate(per_cell, method, "lpips")
+            budget[method] += (_bin(lpips, LPIPS_BINS, "LPIPS > 0.2", lower_edges=False),)
     labels = [label for _, label in PSNR_BINS] + ["PSNR < 25 dB", "PSNR unknown"]
     labels += [label for _, label in SSIM_BINS] + ["SSIM < 0.75", "SSIM unknown"]
+    labels += [label for _, label in LPIPS_BINS] + ["LPIPS > 0.2", "LPIPS unknown"]
     for group in labels:
         members = [m for m in methods if group in budget[m]]
         if not members:
@@ -402,7 +434,7 @@ def attack_board(
         board.groups[group] = rank_group(
             group,
             per_cell,
-            ATTACK_CRITERIA,
+            criteria,
             methods=members,
             strengths=bt_strengths(chosen, reverse=True),
             n_images=image_counts(table, per_cell),
@@ -426,8 +458,10 @@ MATCHED_CRITERIA: tuple[Criterion, ...] = (
 )
 PSNR_LEVELS: tuple[float, ...] = (45.0, 40.0, 35.0, 30.0, 25.0)
 SSIM_LEVELS: tuple[float, ...] = (0.99, 0.95, 0.9, 0.8, 0.75)
+LPIPS_LEVELS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2)
 """Budget levels of the interpolated comparison (the catalogue's 35 / 30 / 25 dB and 0.9 / 0.8 / 0.75,
-plus lighter levels the weak presets of short attacks reach)."""
+plus lighter levels the weak presets of short attacks reach; LPIPS at the bins' edges and two
+lighter levels, when the run measured it)."""
 
 
 def _interpolate(x: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
@@ -460,19 +494,23 @@ def matched_attack_board(
         n_resamples=attacks.n_resamples,
         note=(
             "Each attack's mean Gain and D (over its cells) interpolated linearly across its presets at fixed PSNR and "
-            "SSIM levels of x' against x, in every bootstrap replicate; an attack appears at a level its presets "
-            "bracket (no extrapolation; one preset: never). Composite: mean rank on Gain and D at the level."
+            "SSIM (and, when measured, LPIPS) levels of x' against x, in every bootstrap replicate; an attack "
+            "appears at a level its presets bracket (no extrapolation; one preset: never). Composite: mean rank "
+            "on Gain and D at the level."
         ),
     )
+    budgets: list[tuple[str, tuple[float, ...], str]] = [("psnr", PSNR_LEVELS, " dB"), ("ssim", SSIM_LEVELS, "")]
+    if any("lpips" in m for cell in per_cell.values() for m in cell.values()):
+        budgets.append(("lpips", LPIPS_LEVELS, ""))
     means: dict[str, dict[str, np.ndarray]] = {}
     for method in sorted({m for cell in per_cell.values() for m in cell}):
         cells = [cell[method] for cell in per_cell.values() if method in cell]
-        means[method] = {k: nanmean_rows([c[k] for c in cells]) for k in ("gain", "d", "psnr", "ssim")}
+        means[method] = {k: nanmean_rows([c[k] for c in cells]) for k in ("gain", "d", *(b[0] for b in budgets))}
     images = {r.method: r.n_images for ranked in attacks.groups.values() for r in ranked}
     by_attack: dict[str, list[str]] = {}
     for method in means:
         by_attack.setdefault(method.split("@", 1)[0], []).append(method)
-    for kind, levels, unit in (("psnr", PSNR_LEVELS, " dB"), ("ssim", SSIM_LEVELS, "")):
+    for kind, levels, unit in budgets:
         for level in levels:
             group = f"{kind.upper()} = {level:g}{unit}"
             values: dict[str, dict[str, np.ndarray]] = {}
@@ -494,6 +532,10 @@ def matched_attack_board(
         board.datasets.setdefault(attack, [])
         board.datasets[attack] = sorted({*board.datasets[attack], *attacks.datasets.get(method, [])})
     return board
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and math.isfinite(float(value))
 
 
 def _mean_estimate(per_cell: Mapping[tuple[str, ...], Mapping[str, Mapping[str, Any]]], method: str, key: str) -> float:

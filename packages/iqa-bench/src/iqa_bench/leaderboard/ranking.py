@@ -50,7 +50,7 @@ from ..uncertainty import DEFAULT_CONFIDENCE, Interval, RankInterval, bradley_te
 DEFAULT_RESAMPLES = 1000
 """Bootstrap replicates of the report's leaderboards."""
 
-FIELDS: tuple[str, ...] = ("clean", "attacked", "purified_clean", "purified_attacked", "psnr", "ssim", "mos")
+FIELDS: tuple[str, ...] = ("clean", "attacked", "purified_clean", "purified_attacked", "psnr", "ssim", "lpips", "mos")
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,7 @@ SCORE_FUNCTIONS: dict[str, ScoreFn] = {
     "quality": _quality,
     "psnr": _field_mean("psnr"),
     "ssim": _field_mean("ssim"),
+    "lpips": _field_mean("lpips"),
 }
 """Scores the boards can rank by, recomputed from resampled per-image values (same definitions as
 :mod:`iqa_bench.aggregate`; ``srocc_drop = srocc_clean - srocc_adv``)."""
@@ -262,6 +263,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "quality": ("psnr", "ssim"),
     "psnr": ("psnr",),
     "ssim": ("ssim",),
+    "lpips": ("lpips",),
 }
 """The per-image fields each score reads (only these are resampled)."""
 
