@@ -377,3 +377,43 @@ def test_measuring_lpips_fills_its_profile_entry_offline(tmp_path, monkeypatch):
     profile = measure(config, [(32, 48)])
     assert P.missing(profile, config, [(32, 48)]) == []
     assert profile["measures"]["lpips"]["points"][0]["forward"] > 0
+
+
+def test_a_failing_component_is_left_out_and_each_measured_one_is_checkpointed(tmp_path, monkeypatch):
+    """Measuring the paper grid takes hours: one component that cannot be measured (here an attack
+    that raises) is reported and left out, every other one is measured, and the profile is saved
+    after each, so an interrupted measurement resumes instead of starting again."""
+    from iqa_bench.cost import measure as measure_module
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = expand_presets(
+        parse_config(
+            {
+                "name": "tiny",
+                "datasets": ["demo"],
+                "metrics": ["demo-cnniqa"],
+                "attacks": [{"name": "fgsm", "presets": ["weak", "strong"]}],
+                "defences": [{"name": "flip"}],
+                "batch_size": 2,
+            }
+        )
+    )
+    real = measure_module.Profiler.measure_attack
+
+    def flaky(self, name, preset, params):
+        if preset == "strong":
+            raise RuntimeError("out of memory")
+        return real(self, name, preset, params)
+
+    monkeypatch.setattr(measure_module.Profiler, "measure_attack", flaky)
+    said, saved = [], []
+    profile = measure_module.measure(
+        config, [(32, 48)], say=said.append, checkpoint=lambda p: saved.append(json.loads(json.dumps(p)))
+    )
+    assert P.missing(profile, config, [(32, 48)]) == ["attacks/fgsm[strong]"]
+    assert any("could not measure attack fgsm[strong]: RuntimeError: out of memory" in line for line in said)
+    assert len(saved) == 4  # runner, metric, flip, fgsm[weak]
+    assert "weak" in saved[-1]["attacks"]["fgsm"] and saved[0]["runner"] and not saved[0]["metrics"]
+    monkeypatch.setattr(measure_module.Profiler, "measure_attack", real)
+    resumed = measure_module.measure(config, [(32, 48)], saved[-1], checkpoint=saved.append)
+    assert P.missing(resumed, config, [(32, 48)]) == [] and len(saved) == 5  # only the missing one was measured

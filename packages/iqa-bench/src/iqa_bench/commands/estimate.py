@@ -119,7 +119,16 @@ def main(args: argparse.Namespace) -> int:
             what = f"{len(todo)} missing" if todo else "all"
             _say(f"measuring the throughput profile on {device} ({what} components; cached at {path})")
             remeasure = getattr(args, "measure", False)
-            measured = measure(config, sizes, cached, device=device, remeasure=remeasure, say=_say, clock=clock_name)
+            measured = measure(
+                config,
+                sizes,
+                cached,
+                device=device,
+                remeasure=remeasure,
+                say=_say,
+                clock=clock_name,
+                checkpoint=lambda partial: P.save_profile(partial, path),  # an interrupted run resumes from here
+            )
             if measure_size:
                 measured["assumptions"] = [
                     *measured.get("assumptions", []),

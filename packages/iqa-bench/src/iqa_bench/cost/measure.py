@@ -20,6 +20,7 @@ Kept to minutes on a 2-core CPU for the paper's config, with these stated shortc
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import statistics
 import tempfile
@@ -88,6 +89,11 @@ def timed(
         sync()
         times.append(_now() - t0)
     return statistics.median(times)
+
+
+NEURAL_DEFENCES = ("mprnet", "real-esrgan", "disco")
+"""Purifiers that are large networks: measured on at most 192x256 (scaled by pixel count), one image
+per call on a CPU."""
 
 
 def _batch(size: tuple[int, int], wanted: int) -> int:
@@ -248,9 +254,12 @@ class Profiler:
         if isinstance(defence, nn.Module):
             defence.to(self.device)
         build = _now() - t0
-        if name in DIFFUSION_DEFENCES or proxy is not None or name in ("mprnet", "real-esrgan", "disco"):
+        neural = name in DIFFUSION_DEFENCES or proxy is not None or name in NEURAL_DEFENCES
+        if neural:
             size = DEFENCE_TILE if name in DIFFUSION_DEFENCES else (min(size[0], 192), min(size[1], 256))
         batch = _batch(size, self.batch_size)
+        if neural and self.device.type == "cpu":
+            batch = 1  # MPRNet's forward+backward on 8 images of 192x256 needs more than 23 GB of host memory
         images = torch.rand(batch, 3, *size, device=self.device)
         generator = torch.Generator(device=self.device).manual_seed(0)
         target = defended(_Zero(), defence, generator=generator)
@@ -568,8 +577,13 @@ def measure(
     remeasure: bool = False,
     say: Callable[[str], None] | None = None,
     clock: str = "wall",
+    checkpoint: Callable[[dict[str, Any]], Any] | None = None,
 ) -> dict[str, Any]:
-    """Measure what ``profile`` lacks of the (expanded) ``config`` (everything with ``remeasure``)."""
+    """Measure what ``profile`` lacks of the (expanded) ``config`` (everything with ``remeasure``).
+
+    ``checkpoint(profile)`` is called after every measured component (the CLI saves the profile
+    there, so an interrupted measurement resumes where it stopped). A component whose measurement
+    fails is reported through ``say`` and left out; the estimate then names it as missing."""
     if clock not in _CLOCKS:
         raise ValueError(f"clock must be one of {', '.join(_CLOCKS)}, got {clock!r}")
     say = say or (lambda _m: None)
@@ -583,44 +597,74 @@ def measure(
         )
     profile["assumptions"] = list(ASSUMPTIONS)
     largest = max(sizes, key=lambda s: s[0] * s[1])
+    failed: list[str] = []
+
+    def attempt(what: str, work: Callable[[], Any]) -> None:
+        try:
+            measured = work()
+        except Exception as error:  # noqa: BLE001 - one component's failure must not lose the others
+            failed.append(what)
+            say(f"  could not measure {what}: {type(error).__name__}: {str(error)[:200]} (left out of the profile)")
+            return
+        if checkpoint is not None and measured is not False:
+            checkpoint(profile)
+
+    def sized(section: str, key: str, build: Callable[[list[tuple[int, int]]], dict[str, Any]]) -> bool:
+        """Measure the sizes the entry lacks; False when it lacks none."""
+        entry = profile[section].get(key)
+        have = {(p["height"], p["width"]) for p in entry["points"]} if entry else set()
+        todo = [s for s in sizes if s not in have]
+        if not todo:
+            return False
+        new = build(todo)
+        if entry:
+            entry["points"].extend(new["points"])
+        else:
+            profile[section][key] = new
+        return True
+
+    def runner() -> None:
+        profile["runner"] = profiler.measure_runner(largest)
+
+    def metric(spec: Any) -> bool:
+        precision = config.metric_precision(spec) if hasattr(config, "metric_precision") else {}
+        return sized(
+            "metrics",
+            P.metric_key(config, spec.name),
+            lambda todo: profiler.measure_metric(spec.name, spec.params, todo, precision=precision),
+        )
+
+    def learned(spec: Any) -> bool:
+        return sized("measures", spec.name, lambda todo: profiler.measure_measure(spec.name, spec.params, todo))
+
+    def preset_entry(section: str, spec: Any, preset: str | None) -> None:
+        if section == "defences":
+            entry = profiler.measure_defence(spec.name, preset, spec.params, largest)
+        elif section == "attacks":
+            entry = profiler.measure_attack(spec.name, preset, spec.params)
+        else:
+            entry = profiler.measure_certifier(spec.name, preset, spec.params)
+        profile[section].setdefault(spec.name, {})[P.preset_key(preset)] = entry
+
     try:
         with torch.inference_mode(False):
             if not profile.get("runner"):
                 say("measuring the runner's per-row and per-unit work")
-                profile["runner"] = profiler.measure_runner(largest)
+                attempt("the runner", runner)
             for spec in config.metrics:
-                key = P.metric_key(config, spec.name)
-                entry = profile["metrics"].get(key)
-                have = {(p["height"], p["width"]) for p in entry["points"]} if entry else set()
-                todo = [s for s in sizes if s not in have]
-                if todo:
-                    precision = config.metric_precision(spec) if hasattr(config, "metric_precision") else {}
-                    new = profiler.measure_metric(spec.name, spec.params, todo, precision=precision)
-                    if entry:
-                        entry["points"].extend(new["points"])
-                    else:
-                        profile["metrics"][key] = new
+                attempt(f"metric {spec.name}", functools.partial(metric, spec))
             for spec in getattr(config, "measures", ()):
-                entry = profile["measures"].get(spec.name)
-                have = {(p["height"], p["width"]) for p in entry["points"]} if entry else set()
-                todo = [s for s in sizes if s not in have]
-                if todo:
-                    new = profiler.measure_measure(spec.name, spec.params, todo)
-                    if entry:
-                        entry["points"].extend(new["points"])
-                    else:
-                        profile["measures"][spec.name] = new
-            for section, specs, fn in (
-                ("defences", config.defences, lambda s, p: profiler.measure_defence(s.name, p, s.params, largest)),
-                ("attacks", config.attacks, lambda s, p: profiler.measure_attack(s.name, p, s.params)),
-                ("certifiers", config.certifiers, lambda s, p: profiler.measure_certifier(s.name, p, s.params)),
+                attempt(f"measure {spec.name}", functools.partial(learned, spec))
+            for section, specs in (
+                ("defences", config.defences),
+                ("attacks", config.attacks),
+                ("certifiers", config.certifiers),
             ):
                 for spec in specs:
-                    table = profile[section].setdefault(spec.name, {})
                     for preset in spec.presets:
-                        key = P.preset_key(preset)
-                        if key not in table:
-                            table[key] = fn(spec, preset)
+                        if P.preset_key(preset) not in profile[section].get(spec.name, {}):
+                            what = f"{section[:-1]} {spec.name}[{P.preset_key(preset)}]"
+                            attempt(what, functools.partial(preset_entry, section, spec, preset))
     finally:
         profiler.close()
         _clock[0] = "wall"
