@@ -267,23 +267,24 @@ def test_paper_estimate_without_datasets_or_cuda(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------------------------------- measuring
+def tiny(**overrides: Any) -> Any:
+    """An expanded config small enough to measure in seconds: the demo, FGSM weak, flip."""
+    raw = {
+        "name": "tiny",
+        "datasets": ["demo"],
+        "metrics": ["demo-cnniqa"],
+        "attacks": [{"name": "fgsm", "presets": ["weak"]}],
+        "defences": [{"name": "flip"}],
+        "batch_size": 2,
+    }
+    return expand_presets(parse_config({**raw, **overrides}))
+
+
 def test_measuring_a_small_config_fills_a_complete_profile(tmp_path, monkeypatch):
     from iqa_bench.cost.measure import measure
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    config = expand_presets(
-        parse_config(
-            {
-                "name": "tiny",
-                "datasets": ["demo"],
-                "metrics": ["demo-cnniqa"],
-                "attacks": [{"name": "fgsm", "presets": ["weak"]}],
-                "defences": [{"name": "flip"}],
-                "certifiers": [{"name": "ms", "presets": ["fast"]}],
-                "batch_size": 2,
-            }
-        )
-    )
+    config = tiny(certifiers=[{"name": "ms", "presets": ["fast"]}])
     profile = measure(config, [(32, 48)])
     assert P.missing(profile, config, [(32, 48)]) == []
     entry = profile["attacks"]["fgsm"]["weak"]
@@ -361,19 +362,7 @@ def test_measuring_lpips_fills_its_profile_entry_offline(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("IQA_OFFLINE", "1")
-    config = expand_presets(
-        parse_config(
-            {
-                "name": "tiny",
-                "datasets": ["demo"],
-                "metrics": ["demo-cnniqa"],
-                "attacks": [{"name": "fgsm", "presets": ["weak"]}],
-                "defences": [{"name": "flip"}],
-                "measures": ["lpips"],
-                "batch_size": 2,
-            }
-        )
-    )
+    config = tiny(measures=["lpips"])
     profile = measure(config, [(32, 48)])
     assert P.missing(profile, config, [(32, 48)]) == []
     assert profile["measures"]["lpips"]["points"][0]["forward"] > 0
@@ -386,18 +375,7 @@ def test_a_failing_component_is_left_out_and_each_measured_one_is_checkpointed(t
     from iqa_bench.cost import measure as measure_module
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    config = expand_presets(
-        parse_config(
-            {
-                "name": "tiny",
-                "datasets": ["demo"],
-                "metrics": ["demo-cnniqa"],
-                "attacks": [{"name": "fgsm", "presets": ["weak", "strong"]}],
-                "defences": [{"name": "flip"}],
-                "batch_size": 2,
-            }
-        )
-    )
+    config = tiny(attacks=[{"name": "fgsm", "presets": ["weak", "strong"]}])
     real = measure_module.Profiler.measure_attack
 
     def flaky(self, name, preset, params):

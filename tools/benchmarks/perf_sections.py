@@ -136,23 +136,32 @@ def precision_section(out_dir: Path) -> list[str]:
     if not isinstance(data, dict):
         return lines + _missing("perf-precision.json", "python tools/perf/precision.py")
     switches = [k for k in next((r for r in data["metrics"] if "error" not in r), {}) if isinstance(k, str)]
-    switches = [k for k in switches if k not in ("metric", "diam", "fp32_forward_backward_s")]
+    switches = [
+        k for k in switches if k not in ("metric", "diam", "fp32_forward_backward_s", "images", "size", "measured_at")
+    ]
+    merged = bool(data.get("merged"))
+    inputs = (
+        "images of each row's size (rows measured in separate runs: see the images column)"
+        if merged
+        else f"{data['images']} images {data['size'][0]}x{data['size'][1]}"
+    )
     lines += [
-        f"{data['device']}, {data['threads']} thread, {data['images']} images {data['size'][0]}x{data['size'][1]}, "
+        f"{data['device']}, {data['threads']} thread, {inputs}, "
         f"{data['weights']}. Each cell: score deviation from float32 as a fraction of the bound diameter "
         "(0.01 = one D point) / cosine of the input gradients / forward+backward speed-up.",
         "",
-        "| metric | " + " | ".join(switches) + " |",
-        "|---|" + "---|" * len(switches),
+        "| metric | " + ("images | " if merged else "") + " | ".join(switches) + " |",
+        "|---|" + ("---|" if merged else "") + "---|" * len(switches),
     ]
     for row in data["metrics"]:
+        shown = f"{row['metric']} | " + (f"{row['images']} x {row['size'][0]}x{row['size'][1]} | " if merged else "")
         if "error" in row:
-            lines.append(f"| {row['metric']} | not measured: {row['error'][:120]} |" + " |" * (len(switches) - 1))
+            lines.append(f"| {shown}not measured: {row['error'][:120]} |" + " |" * (len(switches) - 1))
             continue
         cells = [
             f"{row[s]['max_dev_rel_diam']:.4f} / {row[s]['grad_cosine']:.3f} / {row[s]['speed']:.2f}x" for s in switches
         ]
-        lines.append(f"| {row['metric']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {shown}" + " | ".join(cells) + " |")
     if data.get("partial"):
         lines += [
             "",

@@ -138,23 +138,42 @@ def main() -> int:
     parser.add_argument("--metrics", nargs="*", default=["demo-cnniqa", *PORTED, *PYIQA_NINE])
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "docs" / "perf-precision.json"))
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the rows of --out for metrics not measured now (each row records its own images, size, time)",
+    )
     args = parser.parse_args()
+    kept: list[dict[str, Any]] = []
+    if args.merge and Path(args.out).is_file():
+        previous = json.loads(Path(args.out).read_text(encoding="utf-8"))
+        for row in previous.get("metrics", []):
+            if row["metric"] not in args.metrics:
+                row.setdefault("images", previous.get("images"))
+                row.setdefault("size", previous.get("size"))
+                row.setdefault("measured_at", previous.get("measured_at"))
+                kept.append(row)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
     low = "fp16" if torch.cuda.is_available() else "bf16"
     switches = {low: {"autocast": low}, "channels_last": {"channels_last": True}}
     x = toy_images(args.images, tuple(args.size), seed=11)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = list(kept)
     from iqa_metrics.offline import offline_backbones
 
     backbones = Path(os.environ.get("TMPDIR", "/tmp")) / "iqa-precision-backbones"
     with offline_backbones(backbones):
         for name in args.metrics:
             print(f"{name} ...", flush=True)
+            stamp = {
+                "images": len(x),
+                "size": list(args.size),
+                "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
             try:
-                rows.append(compare(name, build(name, backbones), x, switches, args.repeats))
+                rows.append({**compare(name, build(name, backbones), x, switches, args.repeats), **stamp})
             except Exception as error:  # noqa: BLE001 - one metric failing must not lose the others
-                rows.append({"metric": name, "error": f"{type(error).__name__}: {error}"[:300]})
+                rows.append({"metric": name, "error": f"{type(error).__name__}: {error}"[:300], **stamp})
             write(args, rows, x, switches, partial=True)  # a long run interrupted keeps what it measured
     result = write(args, rows, x, switches, partial=False)
     print(f"| metric | {' | '.join(f'{s}: dev / cos / speed' for s in switches)} |")
@@ -181,6 +200,7 @@ def write(
         "threads": args.threads,
         "images": len(x),
         "size": list(args.size),
+        "merged": bool(args.merge),
         "weights": "random (the nine benchmark metrics, built offline); demo-cnniqa: its trained weights",
         "metrics": rows,
         "partial": partial,
