@@ -374,7 +374,7 @@ BOARD_TITLES: dict[str, str] = {
     "defences": "Defences: composite rank with 95% intervals",
     "metrics": "Metrics: which NR metric is most robust",
     "attacks": "Attacks: strength at matched perceptual budgets",
-    "attacks_matched": "Attacks at equal budgets: Gain and D interpolated at fixed PSNR / SSIM",
+    "attacks_matched": "Attacks at equal budgets: Gain and D interpolated at fixed PSNR, SSIM or LPIPS",
 }
 """The ranked boards' sections on the page, in order (each also a CSV ``leaderboard_<board>.csv``)."""
 
