@@ -162,6 +162,19 @@ def precision_section(out_dir: Path) -> list[str]:
             f"{row[s]['max_dev_rel_diam']:.4f} / {row[s]['grad_cosine']:.3f} / {row[s]['speed']:.2f}x" for s in switches
         ]
         lines.append(f"| {shown}" + " | ".join(cells) + " |")
+    low = [
+        row["metric"]
+        for row in data["metrics"]
+        if "error" not in row and any(row[s]["grad_cosine"] < 0.9 for s in switches if isinstance(row.get(s), dict))
+    ]
+    lines += [
+        "",
+        "With random weights a network's scores vary little from image to image, so the score deviations of the "
+        "random-weight rows understate what trained weights would show; the gradient cosine is the telling figure "
+        "for attacks"
+        + (f" (below 0.9: {', '.join(low)}; keep their attacks in float32)" if low else "")
+        + ". Below 1x is slower than float32: a CPU without native bf16 emulates it.",
+    ]
     if data.get("partial"):
         lines += [
             "",
