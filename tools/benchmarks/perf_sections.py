@@ -252,6 +252,19 @@ def paper_section(out_dir: Path) -> list[str]:
             before, after = change["before_hours"], change["after_hours"]
             note = f" ({change['note']})" if change.get("note") else ""
             lines.append(f"| {change['change']}{note} | {before:,.0f} | {after:,.0f} | {after / before:.3f} |")
+    if data.get("largest"):
+        lines += ["", "Largest parts of the configured grid (device-hours):", ""]
+        for dim, parts in data["largest"].items():
+            lines.append(f"- {dim}: " + ", ".join(f"{name} {hours:,.0f}" for name, hours in parts))
+    if data.get("scopes"):
+        lines += ["", "| scope (adaptive mode narrowed; the rest as configured) | device-hours | largest defences |"]
+        lines.append("|---|---|---|")
+        for scope in data["scopes"]:
+            top = ", ".join(f"{name} {hours:,.0f}" for name, hours in scope.get("largest_defences", [])[:3])
+            lines.append(f"| {scope['scope']} | {scope['hours']:,.0f} | {top} |")
+    if cost.get("proxies"):
+        lines += ["", "Priced through a stand-in (weights or backbones absent on the profiling machine):", ""]
+        lines += [f"- {name}: {why}" for name, why in sorted(cost["proxies"].items())]
     for note in data.get("projection", []):
         lines += ["", note]
     lines += ["", "Assumptions of the estimate:", ""] + [f"- {a}" for a in cost.get("assumptions", [])]
