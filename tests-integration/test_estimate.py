@@ -395,3 +395,17 @@ def test_a_failing_component_is_left_out_and_each_measured_one_is_checkpointed(t
     monkeypatch.setattr(measure_module.Profiler, "measure_attack", real)
     resumed = measure_module.measure(config, [(32, 48)], saved[-1], checkpoint=saved.append)
     assert P.missing(resumed, config, [(32, 48)]) == [] and len(saved) == 5  # only the missing one was measured
+
+
+def test_zhang_with_dists_is_measured_offline_on_random_backbones(tmp_path, monkeypatch):
+    """Zhang et al.'s DISTS variant builds DISTS on first use: the profiler gives it a stand-in, so it is
+    measured itself (not through the I-FGSM proxy) and nothing tries to download VGG16."""
+    from iqa_bench.cost.measure import measure
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("IQA_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # no cached VGG16 to fall back on
+    profile = measure(tiny(attacks=[{"name": "zhang-dists", "presets": ["weak"]}]), [(32, 48)])
+    entry = profile["attacks"]["zhang-dists"]["weak"]
+    assert entry["proxy"] is None and entry["grad_evals"] > 0
+    assert not (tmp_path / "empty-torch-home").exists()

@@ -91,6 +91,9 @@ def timed(
     return statistics.median(times)
 
 
+FR_ATTACKS: dict[str, str] = {"zhang-lpips": "lpips", "zhang-dists": "dists"}
+"""Attacks whose loss holds a learned full-reference measure (built offline from stand-ins)."""
+
 NEURAL_DEFENCES = ("mprnet", "real-esrgan", "disco")
 """Purifiers that are large networks: measured on at most 192x256 (scaled by pixel count), one image
 per call on a CPU."""
@@ -294,7 +297,20 @@ class Profiler:
     def _build_attack(self, name: str, preset: str | None, params: dict[str, Any]) -> Any:
         if name == "cadv":
             params = {"pretrained": False, **params}
+        fr = FR_ATTACKS.get(name)
+        if fr is not None and "fr" not in params:  # Zhang et al.'s LPIPS / DISTS term: random backbones offline
+            params = {**params, "fr": self._measure(fr, {})}
         return create("attack", name, preset=preset, **params)
+
+    def _measure(self, name: str, params: dict[str, Any]) -> Any:
+        """A learned full-reference measure: its real weights when present, else random-weight backbones."""
+        from iqa_metrics.offline import measure_stand_in_options
+
+        with self._offline():
+            try:
+                return create("measure", name, **params)
+            except Exception:  # noqa: BLE001 - weights absent here: the same network with random weights
+                return create("measure", name, **measure_stand_in_options(name, self.root, **params))
 
     def measure_attack(self, name: str, preset: str | None, params: dict[str, Any]) -> dict[str, Any]:
         t0 = _now()
@@ -302,8 +318,9 @@ class Profiler:
         try:
             attack = self._build_attack(name, preset, params)
             build = _now() - t0
-            self._count_attack(attack, ATTACK_SIZES[0])  # warm-up: lazy imports, first-call work
-            runs = [self._count_attack(attack, size) for size in ATTACK_SIZES]
+            with self._offline():  # anything the attack builds on first use must not download either
+                self._count_attack(attack, ATTACK_SIZES[0])  # warm-up: lazy imports, first-call work
+                runs = [self._count_attack(attack, size) for size in ATTACK_SIZES]
         except Exception as error:  # noqa: BLE001 - an attack that cannot run offline: named proxy
             strength = preset if preset in ("weak", "medium", "strong") else "medium"
             proxy = f"ifgsm[{strength}]: {type(error).__name__}: {str(error)[:160]}"
@@ -440,14 +457,8 @@ class Profiler:
     def measure_measure(self, name: str, params: dict[str, Any], sizes: list[tuple[int, int]]) -> dict[str, Any]:
         """Forward seconds per image pair of a learned measure (LPIPS, DISTS) at each size; built from
         random-weight backbones when its weights are not on this machine (same architecture, same cost)."""
-        from iqa_metrics.offline import measure_stand_in_options
-
         t0 = _now()
-        with self._offline():
-            try:
-                measure = create("measure", name, **params)
-            except Exception:  # noqa: BLE001 - weights absent here: time the same network with random weights
-                measure = create("measure", name, **measure_stand_in_options(name, self.root, **params))
+        measure = self._measure(name, params)
         if isinstance(measure, nn.Module):
             measure.to(self.device).eval()
         build = _now() - t0
