@@ -10,32 +10,18 @@ import random
 import sys
 from pathlib import Path
 
-import yaml
-
 from iqa_bench.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packages" / "iqa-bench" / "tests"))
 from _study_fixtures import FakeClock, vote_as  # the package tests' scripted participant
 
 
-def test_transfer_study_and_ranked_boards_on_the_demo(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("IQA_OFFLINE", "1")
-    config = {
-        "name": "beyond",
-        "datasets": [{"name": "demo", "kind": "demo", "limit": 6}],
-        "metrics": ["demo-cnniqa"],
-        "attacks": [{"name": "ifgsm", "presets": ["weak", "strong"]}],
-        "defences": [{"name": "jpeg", "presets": ["q90", "q10"]}],
-        "mode": "both",
-        "device": "cpu",
-        "chunk_size": 3,
-        "eot_samples": 1,
-        "store": str(tmp_path / "run" / "results.sqlite"),
-    }
-    path = tmp_path / "beyond.yaml"
-    path.write_text(yaml.safe_dump(config))
-    assert main(["run", str(path), "--no-progress"]) == 0
+def test_transfer_study_and_ranked_boards_on_the_demo(tmp_path, capsys, demo_run):
+    path = demo_run(
+        "beyond",
+        attacks=[{"name": "ifgsm", "presets": ["weak", "strong"]}],
+        defences=[{"name": "jpeg", "presets": ["q90", "q10"]}],
+    )
 
     # transferability: every (source, target) pair of the run, from the cached adversarial images
     assert main(["transfer", str(path)]) == 0

@@ -8,32 +8,19 @@ import csv
 import json
 from pathlib import Path
 
-import yaml
-
 from iqa_bench.cli import main
 from iqa_bench.store import ResultStore
 from iqa_metrics.offline import measure_stand_in_options, offline_backbones
 
 
-def test_lpips_budgets_on_the_demo(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("IQA_OFFLINE", "1")
+def test_lpips_budgets_on_the_demo(tmp_path: Path, capsys, demo_run) -> None:
     with offline_backbones(tmp_path / "backbones") as root:
-        options = measure_stand_in_options("lpips", root)
-        config = {
-            "name": "lpips-budgets",
-            "datasets": [{"name": "demo", "kind": "demo", "limit": 6}],
-            "metrics": ["demo-cnniqa"],
-            "attacks": [{"name": "ifgsm", "presets": ["weak", "strong"]}],
-            "defences": [{"name": "jpeg", "presets": ["q50"]}],
-            "mode": "non-adaptive",
-            "device": "cpu",
-            "chunk_size": 3,
-            "measures": [{"name": "lpips", "params": options}],
-            "store": str(tmp_path / "run" / "results.sqlite"),
-        }
-        path = tmp_path / "lpips.yaml"
-        path.write_text(yaml.safe_dump(config))
-        assert main(["run", str(path), "--no-progress"]) == 0
+        path = demo_run(
+            "lpips-budgets",
+            attacks=[{"name": "ifgsm", "presets": ["weak", "strong"]}],
+            mode="non-adaptive",
+            measures=[{"name": "lpips", "params": measure_stand_in_options("lpips", root)}],
+        )
 
     with ResultStore(tmp_path / "run" / "results.sqlite") as store:
         rows = [r for r in store.results() if r["status"] == "done"]

@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import json
 
-import yaml
-
 from iqa_bench.cli import main
 from iqa_core import weights
 
 
-def test_demo_submission_verifies_and_renders(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("IQA_OFFLINE", "1")
-    config = {
-        "name": "demo-small",
-        "datasets": [{"name": "demo", "kind": "demo", "limit": 2}],
-        "metrics": ["demo-cnniqa"],
-        "attacks": [{"name": "ifgsm", "presets": ["weak"]}],
-        "defences": [{"name": "jpeg", "presets": ["q50"]}],
-        "certifiers": [{"name": "rs", "presets": ["fast"], "images": 1, "params": {"n0": 8, "n": 32}}],
-        "mode": "both",
-        "device": "cpu",
-        "chunk_size": 2,
-        "eot_samples": 1,
-        "store": str(tmp_path / "run" / "results.sqlite"),
-    }
-    path = tmp_path / "demo-small.yaml"
-    path.write_text(yaml.safe_dump(config))
-    assert main(["run", str(path), "--no-progress"]) == 0
+def test_demo_submission_verifies_and_renders(tmp_path, capsys, demo_run):
+    path = demo_run(
+        "demo-small",
+        datasets=[{"name": "demo", "kind": "demo", "limit": 2}],
+        certifiers=[{"name": "rs", "presets": ["fast"], "images": 1, "params": {"n0": 8, "n": 32}}],
+        chunk_size=2,
+    )
     entry = tmp_path / "entry.json"
     assert main(["submit", str(path), "--out", str(entry)]) == 0
 
