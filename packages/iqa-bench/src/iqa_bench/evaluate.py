@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -39,6 +39,8 @@ from .planning import Unit, preset_name
 from .schema import NONE
 
 if TYPE_CHECKING:
+    from iqa_core import Scorer
+
     from .runner import Runner
 
 log = logging.getLogger(__name__)
@@ -79,21 +81,17 @@ def budget_measures(reference: Tensor, distorted: Tensor) -> dict[str, list[floa
 
 
 def perceptual_measures(
-    measures: Mapping[str, Any], reference: Tensor, distorted: Tensor, *, batch_size: int, device: torch.device
+    measures: Mapping[str, Any], reference: Tensor, distorted: Tensor, scorer: Scorer
 ) -> dict[str, list[float | None]]:
-    """Every learned measure (LPIPS, DISTS; ``{name: module}``) of every pair, ``batch_size`` pairs
-    per call on ``device``; non-finite values as ``None``."""
-    out: dict[str, list[float | None]] = {}
-    with torch.no_grad():
-        for name, measure in measures.items():
-            values = [
-                measure(
-                    reference[i : i + batch_size].to(device).float(), distorted[i : i + batch_size].to(device).float()
-                )
-                for i in range(0, len(reference), batch_size)
-            ]
-            out[name] = finite(torch.cat([v.reshape(-1) for v in values])) if values else []
-    return out
+    """Every learned measure (LPIPS, DISTS; ``{name: module}``) of every ``(reference, distorted)`` pair,
+    non-finite values as ``None``. The pairs go through ``scorer`` (its batching, device and out-of-memory
+    back-off) stacked on the channel axis, each batch split back into the measure's two inputs."""
+    pairs = torch.cat([reference.float(), distorted.float()], dim=1)
+
+    def on_pairs(measure: Any) -> Callable[[Tensor], Tensor]:
+        return lambda batch: measure(batch[:, :3], batch[:, 3:])
+
+    return {name: finite(scorer.score(on_pairs(measure), pairs)) for name, measure in measures.items()}
 
 
 def certificate_fields(cert: Any) -> dict[str, Any]:
@@ -297,11 +295,7 @@ class Evaluator:
             if purified_adv is not None:
                 columns.update(budget_measures(images, purified_adv))
                 if perceptual:
-                    columns.update(
-                        perceptual_measures(
-                            perceptual, images, purified_adv, batch_size=runner.config.batch_size, device=runner.device
-                        )
-                    )
+                    columns.update(perceptual_measures(perceptual, images, purified_adv, runner.scorer))
             timing = {
                 "seconds_attack": secs.get("attack", 0.0) / n,
                 "seconds_defence": secs.get("defence", 0.0) / n,
