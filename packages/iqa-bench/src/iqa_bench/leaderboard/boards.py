@@ -98,9 +98,8 @@ LPIPS_BINS: tuple[tuple[float, str], ...] = (
     (0.2, "LPIPS 0.1–0.2"),
 )
 """LPIPS budget bins (upper edge, label); above the last edge: ``LPIPS > 0.2``. The catalogue sets
-no LPIPS budget: these edges are the project's choice, the range where AlexNet-LPIPS separates
-a barely visible perturbation (< 0.05) from a plainly visible one (> 0.2) in Zhang et al. 2018's
-2AFC data."""
+no LPIPS budget and none of the benchmark's papers states one: these edges are the project's
+choice (0.05, doubled twice), not a calibrated perceptual threshold, and the page says so."""
 
 
 @dataclass
